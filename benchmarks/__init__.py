@@ -1,0 +1,1 @@
+"""Benchmarks for `make bench`, never run in CI: ratios cvtool / baseline from one run."""

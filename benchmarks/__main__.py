@@ -1,0 +1,30 @@
+"""Run every ``benchmarks/bench_*.py`` module (each has ``run() -> Table``) and print the tables."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+from pathlib import Path
+
+
+def main() -> None:
+    wanted = sys.argv[1:]
+    here = Path(__file__).parent
+    tables = []
+    for info in sorted(pkgutil.iter_modules([str(here)]), key=lambda m: m.name):
+        if not info.name.startswith("bench_"):
+            continue
+        if wanted and not any(w in info.name for w in wanted):
+            continue
+        print(f"== {info.name}", flush=True)
+        module = importlib.import_module(f"benchmarks.{info.name}")
+        tables.append(module.run())
+    print()
+    for table in tables:
+        print(table.render())
+        print()
+
+
+if __name__ == "__main__":
+    main()

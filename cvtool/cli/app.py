@@ -1,0 +1,55 @@
+"""The ``cvtool`` command: one Typer app; each subcommand lives in its own module."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cvtool import __version__
+from cvtool.cli import correlate as correlate_cmd
+from cvtool.cli.common import install_signal_handlers
+
+app = typer.Typer(
+    name="cvtool",
+    add_completion=False,
+    no_args_is_help=True,
+    # Plain Click messages for parse errors (unknown option, missing argument): scripts and
+    # users read one familiar "Usage/Error" block, not a rich panel.
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="Image filtering and template matching with a NumPy core.\n\n"
+         "Example:\n\n    cvtool filter photo.png -n gaussian --sigma 2 -o blurred.png",
+)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"cvtool {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Image filtering and template matching with a NumPy core.
+
+    Example:
+
+        cvtool filter photo.png -n gaussian --sigma 2 -o blurred.png
+    """
+
+
+# Subcommands: one line each, in the order `cvtool --help` lists them. To add one, import
+# its module above and add `app.command("name")(module.function)` below.
+app.command("correlate")(correlate_cmd.correlate)
+app.command("convolve")(correlate_cmd.convolve)
+
+
+def main() -> None:
+    """Entry point of the ``cvtool`` console script."""
+    install_signal_handlers()
+    app()

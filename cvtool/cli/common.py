@@ -1,0 +1,354 @@
+"""What every subcommand shares: option parsing, error reporting, inputs, outputs and batches.
+
+A subcommand module (see ``cvtool/cli/correlate.py`` for the pattern) does three things:
+
+1. parses and validates its options inside ``with reporting_errors():`` (library errors become
+   one ``error: ...`` line and the documented exit code; never a traceback);
+2. expands its inputs with :func:`expand_inputs` and, when it writes files, plans the outputs
+   with :func:`plan_outputs` (which refuses an output equal to an input before any work);
+3. hands one function per input to :func:`run_batch`, which runs them (``-j`` threads), prints
+   their stdout lines in input order, reports each failure and the ``N written, M failed``
+   summary, and turns Ctrl-C / SIGTERM into exit 130 / 143.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from cvtool import io
+from cvtool.errors import CvToolError, ProcessingError, UsageError
+
+#: Everything that is not a result goes to stderr (rich honours NO_COLOR by itself).
+console = Console(stderr=True, highlight=False)
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 2, 130, 143
+
+
+# ---------------------------------------------------------------------------------------------
+# Options shared by several subcommands (Annotated types, so each is declared once).
+
+Inputs = Annotated[list[str], typer.Argument(
+    metavar="INPUT...", show_default=False,
+    help="Image files, shell globs or directories (their images directly inside); - is stdin.")]
+Output = Annotated[str, typer.Option(
+    "-o", "--output", metavar="OUT",
+    help="Output file for one input, or a directory (created) for several; - is PNG on stdout.")]
+Jobs = Annotated[int, typer.Option("-j", "--jobs", min=1, help="Process this many inputs at once.")]
+Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="No progress or summary on success.")]
+Json = Annotated[bool, typer.Option("--json", help="One JSON object per input on stdout.")]
+Gray = Annotated[bool, typer.Option(
+    "--gray", help="Convert colour input to one gray channel first.")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing option values
+
+_SEPARATORS = re.compile(r"[\s,]+")
+
+
+def parse_number_list(text: str, option: str) -> list[float]:
+    """Numbers separated by spaces and/or commas; fractions like ``1/3`` are accepted.
+
+    Examples
+    --------
+    >>> parse_number_list("0.5, 0.25 1/4", "--probs")
+    [0.5, 0.25, 0.25]
+    """
+    words = [w for w in _SEPARATORS.split(text.strip()) if w]
+    if not words:
+        raise UsageError(f"{option} needs at least one number")
+    values = []
+    for word in words:
+        value = _parse_number(word)
+        if value is None:
+            raise UsageError(f"{option}: {word!r} is not a number")
+        values.append(value)
+    return values
+
+
+def _parse_number(word: str) -> float | None:
+    try:
+        if "/" in word:
+            top, bottom = word.split("/", 1)
+            value = float(top) / float(bottom)
+        else:
+            value = float(word)
+    except (ValueError, ZeroDivisionError):
+        return None
+    return value if value == value and abs(value) != float("inf") else None
+
+
+def parse_stride(text: str) -> tuple[int, int]:
+    """``S`` or ``SY,SX``, each a whole number >= 1.
+
+    Examples
+    --------
+    >>> parse_stride("2"), parse_stride("3,1")
+    ((2, 2), (3, 1))
+    """
+    words = [w for w in _SEPARATORS.split(text.strip()) if w]
+    if len(words) not in (1, 2) or not all(re.fullmatch(r"[+-]?\d+", w) for w in words):
+        raise UsageError(f"--stride takes S or SY,SX (whole numbers), got {text!r}")
+    values = [int(w) for w in words]
+    if min(values) < 1:
+        raise UsageError(f"--stride must be >= 1, got {text!r}")
+    return (values[0], values[-1])
+
+
+def parse_choice(value: str, choices: Sequence[str], option: str) -> str:
+    """A case-insensitive choice, refused with the list of valid ones.
+
+    Examples
+    --------
+    >>> parse_choice("Valid", ("same", "valid", "full"), "--shape")
+    'valid'
+    """
+    lowered = value.lower()
+    if lowered not in choices:
+        raise UsageError(f"{option} must be one of {', '.join(choices)}, got {value!r}")
+    return lowered
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors and signals
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread when SIGTERM arrives, so cleanup runs as for Ctrl-C."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def install_signal_handlers() -> None:
+    """Make SIGTERM unwind like Ctrl-C (temporary files removed, exit 143)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+def print_error(message: str) -> None:
+    """One line on stderr: ``error: message`` (no markup, no wrapping)."""
+    line = " ".join(str(message).split())
+    sys.stderr.write(f"error: {line}\n")
+    sys.stderr.flush()
+
+
+def interrupt_exit_code(exc: KeyboardInterrupt) -> int:
+    return EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
+
+
+@contextmanager
+def reporting_errors() -> Iterator[None]:
+    """Turn a :class:`CvToolError` into ``error: ...`` and its exit code, Ctrl-C into 130."""
+    try:
+        yield
+    except CvToolError as exc:
+        print_error(str(exc))
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt as exc:
+        sys.stderr.write("interrupted\n")
+        raise typer.Exit(interrupt_exit_code(exc)) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs and outputs
+
+
+def expand_inputs(inputs: Sequence[str]) -> list[str]:
+    """Files as given, globs expanded (sorted), directories replaced by the images inside them.
+
+    A name that is neither an existing path nor a matching glob is kept, so that reading it
+    reports ``no such file`` for that input alone.
+    """
+    expanded: list[str] = []
+    for item in inputs:
+        if item == io.STDIO:
+            expanded.append(item)
+        elif os.path.isdir(item):
+            expanded.extend(sorted(
+                str(p) for p in Path(item).iterdir()
+                if p.is_file() and p.suffix.lower() in io.IMAGE_SUFFIXES
+                and not p.name.startswith(".")))
+        elif not os.path.exists(item) and glob.has_magic(item):
+            matches = sorted(p for p in glob.glob(item) if os.path.isfile(p))
+            expanded.extend(matches or [item])
+        else:
+            expanded.append(item)
+    if not expanded:
+        raise ProcessingError(f"no images found in {' '.join(inputs)}")
+    return expanded
+
+
+def plan_outputs(inputs: Sequence[str], output: str, *, option: str = "-o",
+                 suffix: str | None = None, force_dir: bool = False) -> list[str]:
+    """The output path of each input: ``output`` itself for one input, else ``output/<name>``.
+
+    ``suffix`` replaces each input's suffix (``normalize --format``); ``force_dir`` treats
+    ``output`` as a directory even for one input. Refuses, as usage errors, an output that is
+    one of the inputs and two inputs that would write the same file.
+    """
+    if output == io.STDIO:
+        if len(inputs) != 1 or force_dir:
+            raise UsageError(f"{option} - (stdout) takes exactly one input, got {len(inputs)}")
+        return [output]
+    as_dir = force_dir or len(inputs) > 1 or os.path.isdir(output) or output.endswith(os.sep)
+    if not as_dir:
+        targets = [output]
+    else:
+        targets = []
+        for item in inputs:
+            name = "stdin.png" if item == io.STDIO else Path(item).name
+            if suffix is not None:
+                name = str(Path(name).with_suffix(suffix))
+            targets.append(os.path.join(output, name))
+    _refuse_clobbering(inputs, targets, option)
+    for target in dict.fromkeys(targets):
+        io.check_output_path(target, option=option)
+    if as_dir:
+        try:
+            os.makedirs(output, exist_ok=True)
+        except OSError as exc:
+            raise ProcessingError(
+                f"{option} {output}: cannot create directory ({exc.strerror or exc})") from None
+    return targets
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def _refuse_clobbering(inputs: Sequence[str], targets: Sequence[str], option: str) -> None:
+    real_inputs = [i for i in inputs if i != io.STDIO]
+    for target in targets:
+        for item in real_inputs:
+            if _same_file(target, item):
+                raise UsageError(
+                    f"{option} {target} is the input {item}; refusing to overwrite an input")
+    seen: dict[str, str] = {}
+    for item, target in zip(inputs, targets, strict=True):
+        key = os.path.abspath(target)
+        if key in seen:
+            raise UsageError(
+                f"{option}: inputs {seen[key]} and {item} would both be written to {target}")
+        seen[key] = item
+
+
+# ---------------------------------------------------------------------------------------------
+# Batches
+
+
+@dataclass
+class Outcome:
+    """What one input's work produced: a stdout line (or None) and whether it counts as success."""
+
+    text: str | None = None
+    ok: bool = True
+
+
+def engine_workers(jobs: int) -> int:
+    """Threads each input's computation may use when ``jobs`` inputs run at once."""
+    return max(1, (os.cpu_count() or 1) // max(1, jobs))
+
+
+def _prefixed(name: str, message: str) -> str:
+    return message if message.startswith(name) else f"{name}: {message}"
+
+
+def run_batch(inputs: Sequence[str], work: Callable[[int, str], Outcome], *, jobs: int = 1,
+              quiet: bool = False, json_mode: bool = False, done_word: str = "written",
+              failed_word: str = "failed") -> int:
+    """Run ``work(index, input)`` for every input; return the exit code (0, or 1 on any failure).
+
+    Results are printed to stdout in input order whatever ``jobs`` is. A failing input gets
+    its ``error:`` line and the others still run; the last stderr line then summarises.
+    Interruption waits for the inputs already running (their writes are atomic), drops the
+    rest, and raises ``typer.Exit`` with 130 (SIGINT) or 143 (SIGTERM).
+    """
+    show_progress = console.is_terminal and not quiet and not json_mode and len(inputs) > 1
+    succeeded = failed = 0
+    executor = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="cvtool")
+    futures: list[Future[Outcome]] = [
+        executor.submit(work, index, item) for index, item in enumerate(inputs)]
+    progress = _progress_bar() if show_progress else None
+    try:
+        task = progress.add_task("processing", total=len(inputs)) if progress else None
+        if progress:
+            progress.start()
+        for item, future in zip(inputs, futures, strict=True):
+            name = io.display_name(item)
+            try:
+                outcome = future.result()
+            except CvToolError as exc:
+                print_error(_prefixed(name, str(exc)))
+                failed += 1
+            except MemoryError:
+                print_error(f"{name}: not enough memory to process this image")
+                failed += 1
+            except Exception as exc:  # noqa: BLE001 - a bug must not lose the rest of the batch
+                if os.environ.get("CVTOOL_DEBUG"):
+                    raise
+                print_error(f"{name}: internal error ({type(exc).__name__}: {exc})")
+                failed += 1
+            else:
+                if outcome.text is not None:
+                    _print_result(outcome.text)
+                if outcome.ok:
+                    succeeded += 1
+                else:
+                    failed += 1
+            if progress:
+                progress.advance(task)
+    except KeyboardInterrupt as exc:
+        for future in futures:
+            future.cancel()
+        executor.shutdown(wait=True, cancel_futures=True)
+        if progress:
+            progress.stop()
+        done = sum(1 for f in futures if f.done() and not f.cancelled() and f.exception() is None)
+        sys.stderr.write(f"interrupted: {done} {done_word}, {len(inputs) - done} not finished\n")
+        raise typer.Exit(interrupt_exit_code(exc)) from None
+    finally:
+        if progress:
+            progress.stop()
+        executor.shutdown(wait=True)
+    if failed:
+        sys.stderr.write(f"{succeeded} {done_word}, {failed} {failed_word}\n")
+        return EXIT_FAILURE
+    if console.is_terminal and not quiet and not json_mode and len(inputs) > 1:
+        console.print(f"{succeeded} {done_word}")
+    return EXIT_OK
+
+
+def _print_result(text: str) -> None:
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop writing, as command-line tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _progress_bar() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=True)

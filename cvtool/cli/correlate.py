@@ -1,0 +1,231 @@
+"""``cvtool correlate`` and ``cvtool convolve``, and the kernel pipeline ``filter`` shares."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from cvtool import io
+from cvtool.cli.common import (
+    Gray,
+    Inputs,
+    Jobs,
+    Json,
+    Outcome,
+    Output,
+    Quiet,
+    engine_workers,
+    expand_inputs,
+    parse_choice,
+    parse_number_list,
+    parse_stride,
+    plan_outputs,
+    reporting_errors,
+    run_batch,
+)
+from cvtool.color import split_alpha, to_gray
+from cvtool.errors import ProcessingError, UsageError
+from cvtool.filtering import convolve as convolve_array
+from cvtool.filtering import correlate as correlate_array
+from cvtool.kernels import is_zero_sum, normalize_kernel, parse_kernel
+from cvtool.padding import canonical_padding
+
+SHAPES = ("same", "valid", "full")
+OPERATIONS = {"correlate": correlate_array, "convolve": convolve_array}
+
+Padding = Annotated[str, typer.Option(
+    "-p", "--padding", metavar="MODE",
+    help="zero, constant, clamp, mirror, symmetric, wrap, extend or normalized "
+         "(aliases: replicate/edge/nearest, reflect101, circular, odd).")]
+PadValue = Annotated[str, typer.Option(
+    "--pad-value", metavar="V|V1,V2,V3[,V4]",
+    help="Border colour for --padding constant, in the input's own units.")]
+Stride = Annotated[str, typer.Option(
+    "-s", "--stride", metavar="S|SY,SX", help="Keep every S-th output sample (each >= 1).")]
+Shape = Annotated[str, typer.Option("--shape", metavar="same|valid|full",
+                                    help="Output size before the stride.")]
+OutRange = Annotated[str, typer.Option(
+    "--out-range", metavar="auto|clip|abs|rescale|raw",
+    help="How results map back to the output's pixel type.")]
+KernelSpec = Annotated[str, typer.Option(
+    "-k", "--kernel", metavar="KERNEL",
+    help='Inline rows "1 2 1; 2 4 2; 1 2 1" (fractions allowed), or a .txt/.csv/.npy file.')]
+NormalizeKernel = Annotated[bool, typer.Option(
+    "--normalize-kernel", help="Divide the kernel by its sum.")]
+
+
+@dataclass(frozen=True)
+class FilterSettings:
+    """The options of correlate/convolve/filter, parsed and checked before any file is read."""
+
+    operation: str
+    kernel: np.ndarray
+    padding: str
+    pad_value: tuple[float, ...]
+    stride: tuple[int, int]
+    shape: str
+    out_range: str
+    gray: bool
+
+
+def parse_settings(operation: str, kernel: np.ndarray, *, padding: str, pad_value: str,
+                   stride: str, shape: str, out_range: str, gray: bool,
+                   output: str) -> FilterSettings:
+    """Validate every shared option (usage errors, exit 2) before any input is touched."""
+    mode = canonical_padding(padding)
+    if mode == "normalized" and (kernel.min() < 0 or kernel.sum() <= 0):
+        raise UsageError("--padding normalized needs a kernel with no negative weight and a "
+                         "positive sum")
+    values = tuple(parse_number_list(pad_value, "--pad-value"))
+    if len(values) not in (1, 3, 4):
+        raise UsageError(f"--pad-value takes 1, 3 or 4 values, got {len(values)}")
+    return FilterSettings(
+        operation=operation, kernel=kernel, padding=mode, pad_value=values,
+        stride=parse_stride(stride), shape=parse_choice(shape, SHAPES, "--shape"),
+        out_range=io.check_out_range(out_range, output), gray=gray)
+
+
+def _alpha_kernel(kernel_shape: tuple[int, int], operation: str) -> np.ndarray:
+    """An impulse that makes ``operation`` return the pixel under the kernel's anchor.
+
+    Filtering alpha with it passes alpha through unchanged while following the colour
+    channels through every shape, stride and padding.
+    """
+    impulse = np.zeros(kernel_shape)
+    rows, cols = kernel_shape
+    if operation == "correlate":
+        impulse[rows // 2, cols // 2] = 1.0
+    else:  # convolve rotates the kernel by 180 degrees first
+        impulse[rows - 1 - rows // 2, cols - 1 - cols // 2] = 1.0
+    return impulse
+
+
+def _pad_values_for(image: np.ndarray, values: tuple[float, ...]) -> tuple[float | list, float]:
+    """Split ``--pad-value`` into the colour channels' values and the alpha channel's."""
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    has_alpha = channels == 4
+    colour_channels = 3 if has_alpha else channels
+    top = float(np.iinfo(image.dtype).max) if image.dtype.kind in "ui" else 1.0
+    alpha_value = values[3] if len(values) == 4 else top
+    colour_values = values[:3] if len(values) == 4 else values
+    if len(colour_values) == 1:
+        return colour_values[0], alpha_value
+    if len(colour_values) != colour_channels:
+        raise ProcessingError(
+            f"--pad-value has {len(values)} values but the image has {channels} channel(s)")
+    return list(colour_values), alpha_value
+
+
+def filter_image(image: np.ndarray, settings: FilterSettings, *, workers: int = 1) -> np.ndarray:
+    """Apply the settings' kernel to one image: gray first if asked, alpha passed through.
+
+    Returns floating-point values (float32, or float64 for float64 input), alpha included as
+    the last channel when the input had one.
+    """
+    if settings.gray:
+        image = to_gray(image)
+    colour, alpha = split_alpha(image)
+    colour_pad, alpha_pad = _pad_values_for(image, settings.pad_value)
+    operation = OPERATIONS[settings.operation]
+    common = dict(padding=settings.padding, stride=settings.stride, shape=settings.shape,
+                  workers=workers)
+    result = operation(colour, settings.kernel, pad_value=colour_pad, **common)
+    if alpha is None:
+        return result
+    alpha_out = operation(alpha, _alpha_kernel(settings.kernel.shape, settings.operation),
+                          pad_value=alpha_pad, **common)
+    return np.concatenate([result, alpha_out[..., None].astype(result.dtype)], axis=2)
+
+
+def to_output_pixels(values: np.ndarray, input_dtype: np.dtype, settings: FilterSettings,
+                     output: str) -> tuple[np.ndarray, str]:
+    """Map filtered values to the output's pixel type; returns the pixels and the mode used."""
+    mode = io.resolve_out_range(settings.out_range, input_dtype, output,
+                                is_zero_sum(settings.kernel))
+    if mode == "raw":
+        return values, mode
+    dtype = io.output_dtype(input_dtype)
+    colour, alpha = split_alpha(values)
+    pixels = io.to_pixel_type(colour, mode, dtype)
+    if alpha is not None:
+        alpha_pixels = io.to_pixel_type(alpha, "clip", dtype)
+        pixels = np.concatenate([pixels, alpha_pixels[..., None]], axis=2)
+    return pixels, mode
+
+
+def run_filter_batch(inputs: list[str], output: str, settings: FilterSettings, *, jobs: int,
+                     quiet: bool, json_mode: bool) -> int:
+    """Filter every input into its planned output; returns the exit code."""
+    paths = expand_inputs(inputs)
+    targets = plan_outputs(paths, output)
+    workers = engine_workers(jobs)
+
+    def work(index: int, path: str) -> Outcome:
+        image = io.read_image(path)
+        values = filter_image(image, settings, workers=workers)
+        pixels, mode = to_output_pixels(values, image.dtype, settings, targets[index])
+        io.write_image(targets[index], pixels)
+        if not json_mode:
+            return Outcome()
+        record = {"input": path, "output": targets[index], "operation": settings.operation,
+                  "height": int(pixels.shape[0]), "width": int(pixels.shape[1]),
+                  "channels": 1 if pixels.ndim == 2 else int(pixels.shape[2]),
+                  "dtype": str(pixels.dtype), "out_range": mode}
+        return Outcome(json.dumps(record))
+
+    return run_batch(paths, work, jobs=jobs, quiet=quiet, json_mode=json_mode)
+
+
+def _kernel_command(operation: str, inputs: list[str], kernel: str, output: str, padding: str,
+                    pad_value: str, stride: str, shape: str, out_range: str, gray: bool,
+                    normalize: bool, jobs: int, quiet: bool, json_mode: bool) -> None:
+    with reporting_errors():
+        array = parse_kernel(kernel)
+        if normalize:
+            array = normalize_kernel(array)
+        settings = parse_settings(operation, array, padding=padding, pad_value=pad_value,
+                                  stride=stride, shape=shape, out_range=out_range, gray=gray,
+                                  output=output)
+        code = run_filter_batch(inputs, output, settings, jobs=jobs, quiet=quiet,
+                                json_mode=json_mode)
+    raise typer.Exit(code)
+
+
+def correlate(
+    inputs: Inputs, kernel: KernelSpec, output: Output, padding: Padding = "zero",
+    pad_value: PadValue = "0", stride: Stride = "1", shape: Shape = "same",
+    out_range: OutRange = "auto", gray: Gray = False, normalize_kernel: NormalizeKernel = False,
+    jobs: Jobs = 1, quiet: Quiet = False, json_mode: Json = False,
+) -> None:
+    """Correlate images with a kernel: g(i,j) = sum over k,l of f(i+k, j+l) * h(k,l).
+
+    Example:
+
+        cvtool correlate photo.png -k "1 2 1; 2 4 2; 1 2 1" --normalize-kernel -o blurred.png
+
+        cvtool correlate shots/ -k "-1 0 1" -p mirror --shape valid -o edges/ -j 2
+    """
+    _kernel_command("correlate", inputs, kernel, output, padding, pad_value, stride, shape,
+                    out_range, gray, normalize_kernel, jobs, quiet, json_mode)
+
+
+def convolve(
+    inputs: Inputs, kernel: KernelSpec, output: Output, padding: Padding = "zero",
+    pad_value: PadValue = "0", stride: Stride = "1", shape: Shape = "same",
+    out_range: OutRange = "auto", gray: Gray = False, normalize_kernel: NormalizeKernel = False,
+    jobs: Jobs = 1, quiet: Quiet = False, json_mode: Json = False,
+) -> None:
+    """Convolve images with a kernel (correlation with the kernel rotated by 180 degrees).
+
+    Example:
+
+        cvtool convolve photo.png -k "0 1 0; 1 -4 1; 0 1 0" -o laplace.png
+
+        cvtool convolve scan.tif -k kernel.npy --shape full --out-range raw -o result.npy
+    """
+    _kernel_command("convolve", inputs, kernel, output, padding, pad_value, stride, shape,
+                    out_range, gray, normalize_kernel, jobs, quiet, json_mode)
