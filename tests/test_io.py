@@ -1,0 +1,175 @@
+"""Image I/O: channel order, bit depths, .npy safety, the pixel limit and atomic writes."""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+
+from cvtool import io
+from cvtool.errors import ProcessingError, UsageError
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif", ".bmp", ".webp", ".ppm"])
+def test_colour_round_trip_keeps_rgb_order(tmp_path, suffix):
+    """What we write as R,G,B is what we read back as R,G,B, and OpenCV sees B,G,R on disk."""
+    image = np.zeros((4, 5, 3), np.uint8)
+    image[..., 0] = 200  # red
+    path = tmp_path / f"red{suffix}"
+    io.write_image(path, image)
+    if suffix != ".webp":  # webp is lossy by default
+        np.testing.assert_array_equal(io.read_image(path), image)
+    assert cv2.imread(str(path))[0, 0, 2] >= 190  # OpenCV's channel 2 is red
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_sixteen_bit_rgba_round_trip(tmp_path, suffix):
+    """16-bit colour with alpha keeps its depth and its alpha."""
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 65536, (6, 7, 4), dtype=np.uint16)
+    path = tmp_path / f"deep{suffix}"
+    io.write_image(path, image)
+    np.testing.assert_array_equal(io.read_image(path), image)
+
+
+def test_float_tiff_round_trip(tmp_path):
+    """Float TIFF keeps floating-point values exactly."""
+    image = np.linspace(-1, 1, 30, dtype=np.float32).reshape(5, 6)
+    io.write_image(tmp_path / "f.tif", image)
+    np.testing.assert_array_equal(io.read_image(tmp_path / "f.tif"), image)
+
+
+def test_npy_object_array_is_refused_without_unpickling(tmp_path):
+    """An object array would need pickle; we refuse it instead of running what it contains."""
+    path = tmp_path / "evil.npy"
+    np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ProcessingError, match="never unpickles"):
+        io.read_image(path)
+
+
+@pytest.mark.parametrize("array,message", [
+    (np.zeros((2, 3, 4, 5)), "not an image"),
+    (np.zeros((3, 3), np.complex64), "not a real number"),
+    (np.array([[np.nan, 1.0]]), "NaN"),
+])
+def test_npy_that_is_not_an_image_is_refused(tmp_path, array, message):
+    path = tmp_path / "x.npy"
+    np.save(path, array)
+    with pytest.raises(ProcessingError, match=message):
+        io.read_image(path)
+
+
+def _png_header(width: int, height: int) -> bytes:
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    return (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(ihdr)) + chunk
+            + struct.pack(">I", zlib.crc32(chunk)))
+
+
+def test_decompression_bomb_is_refused_before_decoding(tmp_path):
+    """A header claiming 100000×100000 pixels is refused from the header alone."""
+    path = tmp_path / "bomb.png"
+    path.write_bytes(_png_header(100000, 100000) + b"\0" * 64)
+    with pytest.raises(ProcessingError, match="CVTOOL_MAX_PIXELS"):
+        io.read_image(path)
+
+
+def test_pixel_limit_can_be_raised_and_lowered(tmp_path, monkeypatch):
+    image = np.zeros((10, 10), np.uint8)
+    io.write_image(tmp_path / "a.png", image)
+    monkeypatch.setenv("CVTOOL_MAX_PIXELS", "99")
+    with pytest.raises(ProcessingError, match="limit of 99"):
+        io.read_image(tmp_path / "a.png")
+    monkeypatch.setenv("CVTOOL_MAX_PIXELS", "100")
+    assert io.read_image(tmp_path / "a.png").shape == (10, 10)
+
+
+@pytest.mark.parametrize("suffix,encode", [
+    (".png", lambda a: cv2.imencode(".png", a)[1].tobytes()),
+    (".jpg", lambda a: cv2.imencode(".jpg", a)[1].tobytes()),
+    (".bmp", lambda a: cv2.imencode(".bmp", a)[1].tobytes()),
+    (".tif", lambda a: cv2.imencode(".tif", a)[1].tobytes()),
+    (".webp", lambda a: cv2.imencode(".webp", a)[1].tobytes()),
+])
+def test_declared_size_matches_the_encoder(suffix, encode):
+    """The header sniffer reads the size OpenCV wrote, for every format it knows."""
+    data = encode(np.zeros((37, 53, 3), np.uint8))
+    assert io.declared_size(data) == (53, 37)
+
+
+@pytest.mark.parametrize("content", [b"", b"this is text, not a PNG", None])
+def test_broken_files_are_processing_errors(tmp_path, content):
+    """Empty, non-image and truncated files give a ProcessingError naming the file."""
+    path = tmp_path / "broken.png"
+    if content is None:
+        good = cv2.imencode(".png", np.zeros((50, 50), np.uint8))[1].tobytes()
+        content = good[: len(good) // 2]
+    path.write_bytes(content)
+    with pytest.raises(ProcessingError, match="broken.png"):
+        io.read_image(path)
+
+
+def test_missing_file_names_it(tmp_path):
+    with pytest.raises(ProcessingError, match="nope.png: no such file"):
+        io.read_image(tmp_path / "nope.png")
+
+
+def test_failed_write_leaves_nothing_behind(tmp_path):
+    """A write that fails (folder missing) raises and leaves no temporary file."""
+    with pytest.raises(ProcessingError, match="cannot write"):
+        io.write_image(tmp_path / "missing" / "a.png", np.zeros((2, 2), np.uint8))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
+def test_read_only_folder_is_an_error(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(ProcessingError, match="cannot write"):
+            io.write_image(folder / "a.png", np.zeros((2, 2), np.uint8))
+    finally:
+        folder.chmod(0o700)
+
+
+def test_write_replaces_existing_file_atomically(tmp_path):
+    path = tmp_path / "a.png"
+    io.write_image(path, np.zeros((2, 2), np.uint8))
+    io.write_image(path, np.full((3, 3), 9, np.uint8))
+    assert io.read_image(path).shape == (3, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
+def test_sixteen_bit_into_jpeg_is_refused(tmp_path):
+    """OpenCV would silently drop to 8 bits; we say so instead."""
+    with pytest.raises(ProcessingError, match="16-bit"):
+        io.write_image(tmp_path / "a.jpg", np.zeros((2, 2), np.uint16))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_output_format_is_a_usage_error():
+    with pytest.raises(UsageError, match="cannot write"):
+        io.check_output_path("result.xyz")
+
+
+def test_raw_out_range_needs_a_float_format():
+    with pytest.raises(UsageError, match="only .npy and .tif"):
+        io.check_out_range("raw", "a.png")
+
+
+@pytest.mark.parametrize("mode,expected", [
+    ("clip", [0, 0, 128, 255]), ("abs", [200, 0, 128, 255]), ("rescale", [0, 85, 139, 255]),
+])
+def test_out_range_modes(mode, expected):
+    values = np.array([-200.0, 0.0, 127.6, 400.0])
+    np.testing.assert_array_equal(io.to_pixel_type(values, mode, np.dtype(np.uint8)), expected)
+
+
+def test_rescale_of_constant_result_is_zero():
+    out = io.to_pixel_type(np.full((2, 2), 5.0), "rescale", np.dtype(np.uint16))
+    assert out.dtype == np.uint16 and not out.any()
