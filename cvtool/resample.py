@@ -1,0 +1,135 @@
+"""Image resampling in NumPy: area averaging to shrink, bilinear interpolation to enlarge.
+
+Each axis is resampled on its own (the filters are separable), as a short weighted sum
+of gathered rows or columns: every output sample reads at most ``ceil(in/out) + 1``
+inputs when shrinking and 2 when enlarging, so the cost is linear in the image size.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from cvtool.errors import UsageError
+
+__all__ = ["resize", "pyramid_down"]
+
+
+def _area_weights(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and weights (each ``(n_out, taps)``) of exact fractional-area averaging.
+
+    Output sample ``i`` covers the input interval ``[i * s, (i + 1) * s)`` with
+    ``s = n_in / n_out``; each input pixel ``[p, p + 1)`` weighs its overlap with that
+    interval, divided by ``s`` (weights sum to 1).
+    """
+    scale = n_in / n_out
+    taps = math.ceil(scale) + 1
+    start = np.arange(n_out, dtype=np.float64) * scale
+    end = start + scale
+    first = np.floor(start).astype(np.int64)
+    idx = first[:, None] + np.arange(taps)[None, :]
+    lo = np.maximum(idx, start[:, None])
+    hi = np.minimum(idx + 1, end[:, None])
+    weights = np.clip(hi - lo, 0.0, None) / scale
+    # Taps that fall past the last pixel carry zero weight; clamp their index so the
+    # gather stays in bounds.
+    idx = np.minimum(idx, n_in - 1)
+    return idx, weights
+
+
+def _linear_weights(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and weights (each ``(n_out, 2)``) of pixel-centre-aligned linear interpolation.
+
+    Output centre ``i + 0.5`` maps to input coordinate ``(i + 0.5) * n_in / n_out - 0.5``
+    (as ``cv2.INTER_LINEAR``); coordinates beyond the outer pixel centres take the edge
+    pixel's value.
+    """
+    src = (np.arange(n_out, dtype=np.float64) + 0.5) * (n_in / n_out) - 0.5
+    src = np.clip(src, 0.0, n_in - 1)
+    left = np.minimum(np.floor(src).astype(np.int64), max(n_in - 2, 0))
+    frac = src - left
+    idx = np.stack([left, np.minimum(left + 1, n_in - 1)], axis=1)
+    weights = np.stack([1.0 - frac, frac], axis=1)
+    return idx, weights
+
+
+def _resample_axis(image: np.ndarray, n_out: int, axis: int) -> np.ndarray:
+    n_in = image.shape[axis]
+    if n_out == n_in:
+        return image
+    idx, weights = (_area_weights if n_out < n_in else _linear_weights)(n_in, n_out)
+    weights = weights.astype(image.dtype)
+    moved = np.moveaxis(image, axis, 0)
+    out = np.zeros((n_out,) + moved.shape[1:], dtype=image.dtype)
+    extra = (slice(None),) + (None,) * (moved.ndim - 1)
+    for tap in range(idx.shape[1]):
+        out += weights[:, tap][extra] * moved[idx[:, tap]]
+    return np.moveaxis(out, 0, axis)
+
+
+def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize an image to ``size = (new_h, new_w)``.
+
+    Each axis that shrinks is area-averaged with exact fractional-area weights (as
+    ``cv2.INTER_AREA``: no aliasing, and a constant stays constant); each axis that grows
+    is interpolated bilinearly with pixel centres aligned (as ``cv2.INTER_LINEAR``).
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W) or (H, W, C)
+        Any real dtype.
+    size : tuple of int
+        ``(new_h, new_w)``, each at least 1.
+
+    Returns
+    -------
+    ndarray, shape (new_h, new_w) or (new_h, new_w, C)
+        float64 for float64 input, float32 otherwise (integers are not rounded back, so
+        that a template search sees the averaged values).
+
+    Raises
+    ------
+    UsageError
+        When ``size`` has a value below 1 or the image is empty or not 2-D/3-D.
+
+    Examples
+    --------
+    >>> resize(np.array([[0, 2], [4, 6]], dtype=np.uint8), (1, 1))
+    array([[3.]], dtype=float32)
+    >>> resize(np.array([[0.0, 4.0]]), (1, 4))
+    array([[0., 1., 3., 4.]])
+    """
+    image = np.asarray(image)
+    if image.ndim not in (2, 3) or image.shape[0] == 0 or image.shape[1] == 0:
+        raise UsageError(f"image must be a non-empty 2-D or 3-D array, got shape {image.shape}")
+    new_h, new_w = (int(v) for v in size)
+    if new_h < 1 or new_w < 1:
+        raise UsageError(f"size must be at least 1x1, got {new_h}x{new_w}")
+    dtype = np.float64 if image.dtype == np.float64 else np.float32
+    out = image.astype(dtype, copy=False)
+    out = _resample_axis(out, new_h, 0)
+    out = _resample_axis(out, new_w, 1)
+    return np.array(out, dtype=dtype, copy=out is image)
+
+
+def pyramid_down(image: np.ndarray) -> np.ndarray:
+    """Halve an image by area averaging, to ``(max(1, H // 2), max(1, W // 2))``.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W) or (H, W, C)
+
+    Returns
+    -------
+    ndarray
+        The next, coarser level of an image pyramid (dtype as :func:`resize`).
+
+    Examples
+    --------
+    >>> pyramid_down(np.arange(16.0).reshape(4, 4))
+    array([[ 2.5,  4.5],
+           [10.5, 12.5]])
+    """
+    image = np.asarray(image)
+    return resize(image, (max(1, image.shape[0] // 2), max(1, image.shape[1] // 2)))

@@ -1,0 +1,74 @@
+"""Tests for cvtool.resample against OpenCV's INTER_AREA / INTER_LINEAR as oracles."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from cvtool.errors import UsageError
+from cvtool.resample import pyramid_down, resize
+
+
+def _image(shape, seed=0):
+    return np.random.default_rng(seed).random(shape).astype(np.float32) * 255
+
+
+@pytest.mark.parametrize(("src", "dst"), [((64, 64), (32, 32)), ((60, 90), (40, 36)),
+                                          ((97, 83), (13, 29)), ((50, 50), (49, 48)),
+                                          ((10, 300), (1, 7))])
+def test_shrinking_matches_cv2_inter_area(src, dst):
+    """Shrinking by integer or fractional factors equals cv2.INTER_AREA's exact area average."""
+    image = _image(src)
+    expected = cv2.resize(image, (dst[1], dst[0]), interpolation=cv2.INTER_AREA)
+    np.testing.assert_allclose(resize(image, dst), expected, atol=2e-3)
+
+
+@pytest.mark.parametrize(("src", "dst"), [((32, 32), (64, 64)), ((21, 17), (50, 40)),
+                                          ((5, 9), (6, 10)), ((1, 4), (3, 8))])
+def test_enlarging_matches_cv2_inter_linear(src, dst):
+    """Enlarging interpolates bilinearly with centres aligned, as cv2.INTER_LINEAR on floats."""
+    image = _image(src, 1)
+    expected = cv2.resize(image, (dst[1], dst[0]), interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_allclose(resize(image, dst), expected, atol=2e-3)
+
+
+def test_colour_channels_resize_independently():
+    """A colour image is resized channel by channel (same as each channel alone)."""
+    image = _image((40, 30, 3), 2)
+    got = resize(image, (25, 45))
+    for c in range(3):
+        np.testing.assert_allclose(got[:, :, c], resize(image[:, :, c], (25, 45)), atol=1e-4)
+
+
+def test_constant_stays_constant():
+    """Weights sum to one on both paths, so a flat image stays exactly flat."""
+    image = np.full((37, 41), 123.0)
+    for size in [(10, 11), (80, 90), (37, 100)]:
+        np.testing.assert_allclose(resize(image, size), 123.0, rtol=1e-12)
+
+
+def test_same_size_returns_a_copy_of_the_values():
+    """Resizing to the same size changes nothing and never aliases the caller's array."""
+    image = _image((8, 9))
+    got = resize(image, (8, 9))
+    np.testing.assert_array_equal(got, image)
+    assert got is not image and not np.shares_memory(got, image)
+
+
+def test_dtypes():
+    """Integers come back as float32 (not rounded), float64 stays float64."""
+    assert resize(np.zeros((4, 4), np.uint16), (2, 2)).dtype == np.float32
+    assert resize(np.zeros((4, 4)), (2, 2)).dtype == np.float64
+
+
+def test_pyramid_down_halves_with_floor():
+    """An odd size halves to its floor, as the next pyramid level."""
+    assert pyramid_down(np.zeros((9, 5, 3))).shape == (4, 2, 3)
+
+
+@pytest.mark.parametrize("size", [(0, 5), (5, -1)])
+def test_bad_size_is_a_usage_error(size):
+    """A target size below 1 is refused with UsageError naming the size."""
+    with pytest.raises(UsageError, match="size"):
+        resize(np.zeros((4, 4)), size)
