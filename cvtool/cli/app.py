@@ -8,6 +8,7 @@ import typer
 
 from cvtool import __version__
 from cvtool.cli import correlate as correlate_cmd
+from cvtool.cli import filter as filter_cmd
 from cvtool.cli.common import install_signal_handlers
 
 app = typer.Typer(
@@ -47,6 +48,7 @@ def _root(
 # its module above and add `app.command("name")(module.function)` below.
 app.command("correlate")(correlate_cmd.correlate)
 app.command("convolve")(correlate_cmd.convolve)
+app.command("filter")(filter_cmd.filter_images)
 
 
 def main() -> None:

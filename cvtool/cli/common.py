@@ -43,12 +43,13 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 2, 130, 143
 # Options shared by several subcommands (Annotated types, so each is declared once).
 
 Inputs = Annotated[list[str], typer.Argument(
-    metavar="INPUT...", show_default=False,
+    metavar="INPUT", show_default=False,
     help="Image files, shell globs or directories (their images directly inside); - is stdin.")]
 Output = Annotated[str, typer.Option(
     "-o", "--output", metavar="OUT",
     help="Output file for one input, or a directory (created) for several; - is PNG on stdout.")]
-Jobs = Annotated[int, typer.Option("-j", "--jobs", min=1, help="Process this many inputs at once.")]
+Jobs = Annotated[int, typer.Option(
+    "-j", "--jobs", min=1, metavar="N", help="Process this many inputs at once.")]
 Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="No progress or summary on success.")]
 Json = Annotated[bool, typer.Option("--json", help="One JSON object per input on stdout.")]
 Gray = Annotated[bool, typer.Option(

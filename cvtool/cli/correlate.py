@@ -203,10 +203,9 @@ def correlate(
 ) -> None:
     """Correlate images with a kernel: g(i,j) = sum over k,l of f(i+k, j+l) * h(k,l).
 
-    Example:
-
-        cvtool correlate photo.png -k "1 2 1; 2 4 2; 1 2 1" --normalize-kernel -o blurred.png
-
+    \b
+    Examples:
+        cvtool correlate photo.png -k "1 2 1; 2 4 2; 1 2 1" --normalize-kernel -o out.png
         cvtool correlate shots/ -k "-1 0 1" -p mirror --shape valid -o edges/ -j 2
     """
     _kernel_command("correlate", inputs, kernel, output, padding, pad_value, stride, shape,
@@ -221,11 +220,10 @@ def convolve(
 ) -> None:
     """Convolve images with a kernel (correlation with the kernel rotated by 180 degrees).
 
-    Example:
-
+    \b
+    Examples:
         cvtool convolve photo.png -k "0 1 0; 1 -4 1; 0 1 0" -o laplace.png
-
-        cvtool convolve scan.tif -k kernel.npy --shape full --out-range raw -o result.npy
+        cvtool convolve scan.tif -k kernel.npy --shape full --out-range raw -o out.npy
     """
     _kernel_command("convolve", inputs, kernel, output, padding, pad_value, stride, shape,
                     out_range, gray, normalize_kernel, jobs, quiet, json_mode)

@@ -1,0 +1,102 @@
+"""``cvtool filter``: correlation with a named kernel, exactly as ``correlate -k <that kernel>``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cvtool.cli.common import Gray, Jobs, Json, Quiet, reporting_errors
+from cvtool.cli.correlate import (
+    OutRange,
+    Padding,
+    PadValue,
+    Shape,
+    Stride,
+    parse_settings,
+    run_filter_batch,
+)
+from cvtool.errors import UsageError
+from cvtool.kernels import KERNEL_ALIASES, KERNEL_NAMES, named_kernel
+
+_NOTES = {
+    "identity": "copies the image",
+    "box": "--size N (default 5): the N×N mean",
+    "gaussian": "--size and/or --sigma (default size 5), sums to 1",
+    "sharpen": "",
+    "laplacian": "alias: edge",
+    "lines-h": "horizontal lines",
+    "lines-v": "vertical lines",
+    "lines-45": "rising diagonal lines",
+    "lines-135": "falling diagonal lines",
+    "sobel-x": "positive where brightness grows to the right",
+    "sobel-y": "positive where brightness grows downwards",
+    "emboss": "",
+}
+
+
+def _format_matrix(kernel: np.ndarray) -> str:
+    cells = [[f"{v:g}" if float(v).is_integer() else f"{v:.4f}".lstrip("0") for v in row]
+             for row in kernel]
+    width = max(len(c) for row in cells for c in row)
+    return "\n".join(" ".join(c.rjust(width) for c in row) for row in cells)
+
+
+def print_kernel_table() -> None:
+    """Print every named kernel's matrix (defaults for box and gaussian) as a table on stdout."""
+    table = Table(title="cvtool filter -n NAME", show_lines=True)
+    table.add_column("name", style="bold")
+    table.add_column("kernel (correlated, as cv2.filter2D)", no_wrap=True)
+    table.add_column("notes")
+    aliases = {target: name for name, target in KERNEL_ALIASES.items()}
+    for name in KERNEL_NAMES:
+        shown = f"{name}\n({aliases[name]})" if name in aliases else name
+        table.add_row(shown, _format_matrix(named_kernel(name)), _NOTES.get(name, ""))
+    Console(highlight=False).print(table)
+
+
+def filter_images(
+    inputs: Annotated[list[str] | None, typer.Argument(
+        metavar="INPUT", show_default=False,
+        help="Image files, shell globs or directories; - is stdin.")] = None,
+    name: Annotated[str | None, typer.Option(
+        "-n", "--name", metavar="NAME", help="Kernel name; see --list.")] = None,
+    size: Annotated[int | None, typer.Option("--size", help="Size of box/gaussian.")] = None,
+    sigma: Annotated[float | None, typer.Option("--sigma", help="Sigma of gaussian.")] = None,
+    output: Annotated[str | None, typer.Option(
+        "-o", "--output", metavar="OUT",
+        help="Output file for one input, or a directory for several; - is PNG on stdout.")] = None,
+    padding: Padding = "zero", pad_value: PadValue = "0", stride: Stride = "1",
+    shape: Shape = "same", out_range: OutRange = "auto", gray: Gray = False,
+    jobs: Jobs = 1, quiet: Quiet = False, json_mode: Json = False,
+    list_kernels: Annotated[bool, typer.Option(
+        "--list", help="Print every named kernel and exit.")] = False,
+) -> None:
+    """Filter images with a named kernel (box, gaussian, sharpen, sobel-x, ...).
+
+    \b
+    Examples:
+        cvtool filter photo.png -n gaussian --sigma 2 -o blurred.png
+        cvtool filter photos/ -n sobel-x --gray -p clamp -o edges/ -j 2
+        cvtool filter --list
+    """
+    with reporting_errors():
+        if list_kernels:
+            print_kernel_table()
+            raise typer.Exit(0)
+        if name is None:
+            raise UsageError("filter needs -n/--name NAME (see cvtool filter --list)")
+        kernel = named_kernel(name, size=size, sigma=sigma)
+        if not inputs:
+            raise UsageError("filter needs at least one INPUT")
+        if output is None:
+            raise UsageError("filter needs -o/--output OUT")
+        settings = parse_settings("correlate", kernel, padding=padding, pad_value=pad_value,
+                                  stride=stride, shape=shape, out_range=out_range, gray=gray,
+                                  output=output)
+        code = run_filter_batch(inputs, output, settings, jobs=jobs, quiet=quiet,
+                                json_mode=json_mode)
+    raise typer.Exit(code)
