@@ -1,0 +1,218 @@
+"""Kernel grammar, kernel files, named kernels and their error messages."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from cvtool import kernels
+from cvtool.errors import UsageError
+from cvtool.kernels import (
+    KERNEL_ALIASES,
+    KERNEL_NAMES,
+    box_kernel,
+    gaussian_kernel,
+    is_zero_sum,
+    named_kernel,
+    normalize_kernel,
+    parse_kernel,
+)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("1 2 1; 2 4 2; 1 2 1", [[1, 2, 1], [2, 4, 2], [1, 2, 1]]),
+    ("1,2;3,4", [[1, 2], [3, 4]]),
+    ("1, 2\n3, 4\n", [[1, 2], [3, 4]]),
+    ("  5  ", [[5]]),
+    ("1/9 1/9", [[1 / 9, 1 / 9]]),
+    ("-1/8 +2 .5 1e-1", [[-0.125, 2, 0.5, 0.1]]),
+    ("1 2 3;", [[1, 2, 3]]),
+])
+def test_inline_grammar(text, expected):
+    """Rows by ';' or newline, values by spaces or commas, decimals and fractions."""
+    k = parse_kernel(text)
+    assert k.dtype == np.float64 and k.ndim == 2
+    np.testing.assert_allclose(k, expected, rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("1 2; 3", "kernel row 2 has 1 value, expected 2"),
+    ("1; 2 3 4", "kernel row 2 has 3 values, expected 1"),
+    ("1 abc", "kernel value 'abc' is not a number"),
+    ("", "kernel is empty"),
+    (" ; ;", "kernel is empty"),
+    ("1 nan", "kernel contains NaN or infinity"),
+    ("inf 1", "kernel contains NaN or infinity"),
+    ("1e999", "kernel contains NaN or infinity"),
+    ("1/0", "divides by zero"),
+    ("1/2/3", "kernel value '1/2/3' is not a number"),
+])
+def test_inline_errors(text, message):
+    """Malformed kernels are usage errors with a precise message."""
+    with pytest.raises(UsageError, match=message.replace("(", r"\(")):
+        parse_kernel(text)
+
+
+def test_text_and_csv_files(tmp_path):
+    """.txt and .csv files use the inline grammar; a path object works too."""
+    (tmp_path / "k.txt").write_text("1 2\n3 4\n")
+    (tmp_path / "k.csv").write_text("1/2,1/2\n")
+    assert parse_kernel(str(tmp_path / "k.txt")).tolist() == [[1, 2], [3, 4]]
+    assert parse_kernel(tmp_path / "k.csv").tolist() == [[0.5, 0.5]]
+
+
+def test_existing_file_without_suffix(tmp_path):
+    """An existing file is read even without a known suffix."""
+    (tmp_path / "kernel").write_text("1 0 -1")
+    assert parse_kernel(str(tmp_path / "kernel")).tolist() == [[1, 0, -1]]
+
+
+def test_file_errors_name_the_file(tmp_path):
+    """A missing file and a malformed file say which file."""
+    with pytest.raises(UsageError, match="kernel file 'k.txt' does not exist"):
+        parse_kernel("k.txt")
+    bad = tmp_path / "bad.txt"
+    bad.write_text("1 2\n3\n")
+    with pytest.raises(UsageError, match=r"bad.txt.*kernel row 2 has 1 value, expected 2"):
+        parse_kernel(str(bad))
+
+
+def test_npy_files(tmp_path):
+    """.npy: 1-D is one row, 2-D as is, anything else or non-real is refused."""
+    np.save(tmp_path / "a.npy", np.array([1, 2, 3], np.int16))
+    np.save(tmp_path / "b.npy", np.eye(2, dtype=np.float32))
+    np.save(tmp_path / "c.npy", np.zeros((2, 2, 2)))
+    np.save(tmp_path / "d.npy", np.array([1 + 1j]))
+    np.save(tmp_path / "e.npy", np.array([[np.nan]]))
+    np.save(tmp_path / "f.npy", np.zeros((0, 3)))
+    a = parse_kernel(str(tmp_path / "a.npy"))
+    assert a.dtype == np.float64 and a.tolist() == [[1, 2, 3]]
+    assert parse_kernel(str(tmp_path / "b.npy")).tolist() == [[1, 0], [0, 1]]
+    with pytest.raises(UsageError, match="1-D or 2-D"):
+        parse_kernel(str(tmp_path / "c.npy"))
+    with pytest.raises(UsageError, match="real numbers"):
+        parse_kernel(str(tmp_path / "d.npy"))
+    with pytest.raises(UsageError, match="NaN or infinity"):
+        parse_kernel(str(tmp_path / "e.npy"))
+    with pytest.raises(UsageError, match="kernel is empty"):
+        parse_kernel(str(tmp_path / "f.npy"))
+
+
+def test_npy_object_arrays_are_not_unpickled(tmp_path):
+    """Kernels are loaded with allow_pickle=False: a pickled array is refused, not run."""
+    np.save(tmp_path / "o.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(UsageError):
+        parse_kernel(str(tmp_path / "o.npy"))
+
+
+def test_normalize_and_zero_sum():
+    """--normalize-kernel divides by the sum; zero-sum kernels are refused and detected."""
+    np.testing.assert_allclose(normalize_kernel(np.ones((3, 3))).sum(), 1.0)
+    with pytest.raises(UsageError, match="--normalize-kernel: the kernel sums to 0"):
+        normalize_kernel(kernels.LAPLACIAN)
+    assert is_zero_sum(kernels.SOBEL_X) and is_zero_sum(np.array([[1e-12, -1e-12]]))
+    assert not is_zero_sum(kernels.EMBOSS) and not is_zero_sum(box_kernel(3))
+
+
+def test_names_in_contract_order():
+    """Names and aliases are those of CLI.md, each producing a 2-D float64 kernel."""
+    assert KERNEL_NAMES == ("identity", "box", "gaussian", "sharpen", "laplacian", "lines-h",
+                            "lines-v", "lines-45", "lines-135", "sobel-x", "sobel-y", "emboss")
+    assert KERNEL_ALIASES == {"edge": "laplacian"}
+    for name in KERNEL_NAMES:
+        k = named_kernel(name)
+        assert k.dtype == np.float64 and k.ndim == 2
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("identity", "0 0 0; 0 1 0; 0 0 0"),
+    ("sharpen", "0 -1 0; -1 5 -1; 0 -1 0"),
+    ("laplacian", "-1 -1 -1; -1 8 -1; -1 -1 -1"),
+    ("edge", "-1 -1 -1; -1 8 -1; -1 -1 -1"),
+    ("lines-h", "-1 -1 -1; 2 2 2; -1 -1 -1"),
+    ("lines-v", "-1 2 -1; -1 2 -1; -1 2 -1"),
+    ("lines-45", "-1 -1 2; -1 2 -1; 2 -1 -1"),
+    ("lines-135", "2 -1 -1; -1 2 -1; -1 -1 2"),
+    ("sobel-x", "-1 0 1; -2 0 2; -1 0 1"),
+    ("sobel-y", "-1 -2 -1; 0 0 0; 1 2 1"),
+    ("emboss", "-2 -1 0; -1 1 1; 0 1 2"),
+])
+def test_fixed_kernels(name, text):
+    """Each fixed kernel is exactly the one written in CLI.md."""
+    np.testing.assert_array_equal(named_kernel(name), parse_kernel(text))
+
+
+def test_named_kernel_returns_a_copy():
+    """Changing a returned kernel does not change the module constant."""
+    k = named_kernel("sobel-x")
+    k[0, 0] = 99
+    assert kernels.SOBEL_X[0, 0] == -1 and not kernels.SOBEL_X.flags.writeable
+
+
+def test_box():
+    """box: size default 5, any size >= 1, every weight 1/size²."""
+    np.testing.assert_allclose(named_kernel("box"), np.full((5, 5), 1 / 25))
+    assert named_kernel("box", size=4).shape == (4, 4)
+    assert named_kernel("box", size=1).tolist() == [[1.0]]
+    with pytest.raises(UsageError, match="--size"):
+        named_kernel("box", size=0)
+    with pytest.raises(UsageError, match="--sigma"):
+        named_kernel("box", sigma=1.0)
+
+
+@pytest.mark.parametrize("size", [1, 3, 5, 7, 9, 15, 31])
+def test_gaussian_size_only_matches_opencv(size):
+    """Size only: OpenCV's sigma rule, equal to cv2.getGaussianKernel's outer product."""
+    sigma = 0.3 * ((size - 1) / 2 - 1) + 0.8
+    g = cv2.getGaussianKernel(size, sigma, ktype=cv2.CV_64F)
+    np.testing.assert_allclose(gaussian_kernel(size), g @ g.T, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(named_kernel("gaussian", size=size), g @ g.T, rtol=1e-12,
+                               atol=1e-15)
+
+
+@pytest.mark.parametrize(("sigma", "size"), [(0.5, 5), (1.0, 7), (1.5, 11), (2.0, 13)])
+def test_gaussian_sigma_only(sigma, size):
+    """Sigma only: size = 2·ceil(3σ) + 1, sum 1, equal to OpenCV with that size and sigma."""
+    k = gaussian_kernel(sigma=sigma)
+    assert k.shape == (size, size)
+    g = cv2.getGaussianKernel(size, sigma, ktype=cv2.CV_64F)
+    np.testing.assert_allclose(k, g @ g.T, rtol=1e-12, atol=1e-15)
+
+
+def test_gaussian_defaults_and_both():
+    """Neither: size 5; both: as given; symmetric and summing to 1."""
+    k = named_kernel("gaussian")
+    assert k.shape == (5, 5)
+    np.testing.assert_allclose(k, gaussian_kernel(5))
+    k = named_kernel("gaussian", size=9, sigma=3.0)
+    g = cv2.getGaussianKernel(9, 3.0, ktype=cv2.CV_64F)
+    np.testing.assert_allclose(k, g @ g.T, rtol=1e-12)
+    np.testing.assert_allclose(k, k.T)
+    assert abs(k.sum() - 1) < 1e-12
+
+
+@pytest.mark.parametrize(("kwargs", "option"), [
+    ({"size": 4}, "--size"), ({"size": 0}, "--size"), ({"size": 2.5}, "--size"),
+    ({"sigma": 0}, "--sigma"), ({"sigma": -1}, "--sigma"), ({"sigma": float("nan")}, "--sigma"),
+])
+def test_gaussian_bad_options(kwargs, option):
+    """Gaussian needs an odd size >= 1 and a positive sigma; the message names the option."""
+    with pytest.raises(UsageError, match=option):
+        named_kernel("gaussian", **kwargs)
+
+
+@pytest.mark.parametrize("name", ["sobel-x", "identity", "edge"])
+def test_options_on_fixed_kernels(name):
+    """--size / --sigma on a fixed 3×3 kernel is a usage error naming the option."""
+    with pytest.raises(UsageError, match="--size"):
+        named_kernel(name, size=3)
+    with pytest.raises(UsageError, match="--sigma"):
+        named_kernel(name, sigma=1.0)
+
+
+def test_unknown_name_lists_names():
+    """An unknown kernel name lists the valid names."""
+    with pytest.raises(UsageError, match="unknown kernel 'blur'.*identity, box, gaussian"):
+        named_kernel("blur")
+    np.testing.assert_array_equal(named_kernel("Sobel-X"), kernels.SOBEL_X)
