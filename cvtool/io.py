@@ -13,19 +13,32 @@ import os
 import struct
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
 
 from cvtool.errors import ProcessingError, UsageError
 
-# OpenCV logs warnings (e.g. depth fallbacks) straight to stderr; cvtool reports errors itself.
-os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
-
-import cv2  # noqa: E402  (the environment above must be set before OpenCV loads)
-
 #: Default largest image, in pixels, that cvtool decodes (override with ``CVTOOL_MAX_PIXELS``).
 DEFAULT_MAX_PIXELS = 1 << 28
+
+# OpenCV logs to stderr, errors included ("[ERROR:0@0.5] ... imdecode_ ..."), which would add
+# lines around cvtool's own one-line `error:`; cvtool reports every failure itself.
+os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
+
+
+def _opencv_pixel_limit() -> str:
+    # OpenCV's own decoder limit (read once, when cv2 loads) backs up the header check below
+    # for formats declared_size() does not know (EXR, HDR, JPEG 2000, ...): keep it at ours.
+    # A malformed CVTOOL_MAX_PIXELS is reported by max_pixels() when a file is read.
+    text = os.environ.get("CVTOOL_MAX_PIXELS", "")
+    return text if text.isdigit() and int(text) >= 1 else str(DEFAULT_MAX_PIXELS)
+
+
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", _opencv_pixel_limit())
+
+import cv2  # noqa: E402  (the environment above must be set before OpenCV loads)
 
 #: File suffixes taken as images when a directory is given as input.
 IMAGE_SUFFIXES = frozenset(
@@ -106,6 +119,9 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     p = Path(path)
     if p.is_dir():
         raise ProcessingError(f"{name}: is a directory, not an image")
+    if p.is_char_device() or p.is_block_device():
+        # /dev/zero or /dev/urandom would be read until memory runs out (pipes stay allowed).
+        raise ProcessingError(f"{name}: is a device, not an image file")
     if p.suffix.lower() == ".npy":
         return _read_npy(p, name)
     try:
@@ -136,17 +152,27 @@ def _decode(data: bytes, name: str) -> np.ndarray:
 
 def _read_npy(path: Path, name: str) -> np.ndarray:
     try:
+        with open(path, "rb") as handle:
+            magic = handle.read(6)
+        # Without the magic, np.load would take the file for a pickle (and refuse it, as
+        # allow_pickle=False): say what is really wrong instead of "holds Python objects".
+        if magic != b"\x93NUMPY":
+            raise ProcessingError(f"{name}: not a .npy file (no NumPy header)")
         # mmap first: the shape is checked against the pixel limit before anything is allocated.
         mapped = np.load(path, mmap_mode="r", allow_pickle=False)
     except FileNotFoundError:
         raise ProcessingError(f"{name}: no such file") from None
     except ValueError as exc:
+        if "mmap length" in str(exc):  # the header promises more bytes than the file holds
+            raise ProcessingError(f"{name}: truncated .npy file") from None
         if "pickle" in str(exc).lower() or "object" in str(exc).lower():
             raise ProcessingError(
                 f"{name}: holds Python objects; cvtool never unpickles files") from None
         raise ProcessingError(f"{name}: not a valid .npy file ({exc})") from None
-    except (OSError, EOFError) as exc:
+    except EOFError as exc:
         raise ProcessingError(f"{name}: not a valid .npy file ({exc})") from None
+    except OSError as exc:
+        raise ProcessingError(f"{name}: cannot read ({exc.strerror or exc})") from None
     if not isinstance(mapped, np.ndarray):
         raise ProcessingError(f"{name}: not a single array")
     if mapped.dtype.kind not in "biuf":
@@ -180,14 +206,17 @@ def _check_pixel_limit(pixels: int, size: str, name: str) -> None:
 def declared_size(data: bytes) -> tuple[int, int] | None:
     """The (width, height) an encoded image's header claims, read before decoding anything.
 
-    Knows PNG, JPEG, GIF, BMP, WebP and TIFF; ``None`` for anything else, which OpenCV's
-    own limit (``OPENCV_IO_MAX_IMAGE_PIXELS``) still guards.
+    Knows PNG, JPEG, GIF, BMP, WebP, TIFF and the Netpbm family (PBM/PGM/PPM/PAM/PFM);
+    ``None`` for anything else, which OpenCV's own limit (``OPENCV_IO_MAX_IMAGE_PIXELS``, set
+    to the same value) still guards.
 
     Examples
     --------
     >>> ihdr = b"\\x89PNG\\r\\n\\x1a\\n" + b"\\0\\0\\0\\rIHDR" + (100000).to_bytes(4, "big") * 2
     >>> declared_size(ihdr)
     (100000, 100000)
+    >>> declared_size(b"P5\\n# a comment\\n30000 20000\\n255\\n")
+    (30000, 20000)
     """
     try:
         if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
@@ -203,8 +232,30 @@ def declared_size(data: bytes) -> tuple[int, int] | None:
             return _jpeg_size(data)
         if data[:4] in (b"II*\0", b"MM\0*"):
             return _tiff_size(data)
+        if data[:1] == b"P" and data[1:2] in (b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"F",
+                                              b"f"):
+            return _netpbm_size(data)
     except struct.error:
         return None
+    return None
+
+
+def _netpbm_size(data: bytes) -> tuple[int, int] | None:
+    # PBM/PGM/PPM (P1-P6) and PFM (PF, Pf): "P5 <width> <height> ...", '#' comments allowed.
+    # PAM (P7): "WIDTH <w>" and "HEIGHT <h>" lines. The header is text in the first bytes.
+    head = data[:4096]
+    words: list[bytes] = []
+    for line in head[2:].split(b"\n"):
+        words.extend(line.split(b"#", 1)[0].split())
+    if data[1:2] == b"7":
+        fields = dict(zip(words[0::2], words[1::2], strict=False))
+        width, height = fields.get(b"WIDTH", b""), fields.get(b"HEIGHT", b"")
+    elif len(words) >= 2:
+        width, height = words[0], words[1]
+    else:
+        return None
+    if width.isdigit() and height.isdigit():
+        return int(width), int(height)
     return None
 
 
@@ -323,6 +374,12 @@ def encode_image(image: np.ndarray, suffix: str) -> bytes:
             f"rescale with an 8-bit input)")
     if image.dtype not in (np.uint8, np.uint16) and image.dtype.kind != "f":
         raise ProcessingError(f"cannot store {image.dtype} pixels in a {suffix} file")
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    if image.ndim not in (2, 3) or channels not in (1, 3, 4):
+        # OpenCV's own message for this is an assertion text ("channels == 1 || ...").
+        raise ProcessingError(
+            f"cannot store {channels}-channel pixels in a {suffix} file (1, 3 or 4 channels; "
+            f"use .npy)")
     try:
         ok, buffer = cv2.imencode(suffix, _to_opencv_order(image))
     except cv2.error as exc:
@@ -355,8 +412,63 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
         write_bytes_atomically(Path(path), data)
 
 
+# The write gate. On Ctrl-C/SIGTERM the CLI closes it: writes in flight finish (each is quick
+# and atomic), writes not yet begun are refused, so the process can exit at once without leaving
+# a temporary file behind while worker threads may still be computing.
+_gate = threading.Condition()
+_writes_in_flight: dict[int, int] = {}  # thread id -> nesting depth
+_gate_closed = False
+
+
+class WritesStopped(ProcessingError):
+    """A write refused because the run is being interrupted (see :func:`stop_writes`)."""
+
+
+def stop_writes(timeout: float = 30.0) -> set[int]:
+    """Refuse every write not yet begun; wait for those in flight. Returns their thread ids.
+
+    Meant for an interrupted run that is about to exit; the gate stays closed.
+
+    Examples
+    --------
+    >>> stop_writes(); reopen_writes()
+    set()
+    """
+    global _gate_closed
+    with _gate:
+        writers = set(_writes_in_flight)
+        _gate_closed = True
+        _gate.wait_for(lambda: not _writes_in_flight, timeout)
+    return writers
+
+
+def reopen_writes() -> None:
+    """Open the gate again (for library callers and tests that continue after an interrupt)."""
+    global _gate_closed
+    with _gate:
+        _gate_closed = False
+
+
+def _enter_write(name: str) -> None:
+    with _gate:
+        if _gate_closed:
+            raise WritesStopped(f"{name}: not written (interrupted)")
+        ident = threading.get_ident()
+        _writes_in_flight[ident] = _writes_in_flight.get(ident, 0) + 1
+
+
+def _leave_write() -> None:
+    with _gate:
+        ident = threading.get_ident()
+        depth = _writes_in_flight.pop(ident, 1) - 1
+        if depth:
+            _writes_in_flight[ident] = depth
+        _gate.notify_all()
+
+
 def write_stdout_bytes(data: bytes) -> None:
     """Write bytes to stdout, turning a full disk or closed pipe into a :class:`ProcessingError`."""
+    _enter_write("<stdout>")
     try:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
@@ -366,6 +478,8 @@ def write_stdout_bytes(data: bytes) -> None:
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
         raise ProcessingError(f"<stdout>: cannot write ({exc.strerror or exc})") from None
+    finally:
+        _leave_write()
 
 
 def _current_umask() -> int:
@@ -393,6 +507,7 @@ def write_bytes_atomically(path: Path, data: bytes) -> None:
     """
     folder = path.parent
     temp_name = None
+    _enter_write(str(path))
     try:
         fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:
@@ -412,6 +527,7 @@ def write_bytes_atomically(path: Path, data: bytes) -> None:
                 os.unlink(temp_name)
             except OSError:
                 pass
+        _leave_write()
 
 
 # ---------------------------------------------------------------------------------------------

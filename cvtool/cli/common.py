@@ -20,7 +20,8 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
+from concurrent.futures import wait as futures_wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,10 +138,17 @@ def _raise_terminated(signum: int, frame: object) -> None:
     raise Terminated()
 
 
+#: True in the ``cvtool`` process itself (set by :func:`install_signal_handlers`), where an
+#: interrupted batch may end the process at once; False when cvtool runs inside another program.
+_cli_process = False
+
+
 def install_signal_handlers() -> None:
     """Make SIGTERM unwind like Ctrl-C (temporary files removed, exit 143)."""
+    global _cli_process
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_terminated)
+        _cli_process = True
 
 
 def print_error(message: str) -> None:
@@ -274,21 +282,85 @@ def _prefixed(name: str, message: str) -> str:
     return message if message.startswith(name) else f"{name}: {message}"
 
 
+class _DaemonPool:
+    """Run ``work(index, input)`` for every input on ``jobs`` daemon threads, one future each.
+
+    Daemon threads, unlike ``ThreadPoolExecutor``'s, do not hold the process open: on Ctrl-C
+    the CLI exits at once instead of waiting for the images being computed (their writes are
+    refused by :func:`cvtool.io.stop_writes`, so nothing partial appears).
+    """
+
+    def __init__(self, inputs: Sequence[str], work: Callable[[int, str], Outcome],
+                 jobs: int) -> None:
+        self.futures: list[Future[Outcome]] = [Future() for _ in inputs]
+        self.writers: dict[int, int] = {}  # thread id -> index of the input it is working on
+        self._inputs, self._work = inputs, work
+        self._next = iter(range(len(inputs)))
+        self._lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._run, name=f"cvtool-{n}", daemon=True)
+                        for n in range(max(1, min(jobs, len(inputs))))]
+        for thread in self.threads:
+            thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:  # inputs are taken in order, so results arrive roughly in order
+                index = next(self._next, None)
+            if index is None:
+                return
+            future = self.futures[index]
+            if not future.set_running_or_notify_cancel():
+                continue
+            self.writers[threading.get_ident()] = index
+            try:
+                outcome = self._work(index, self._inputs[index])
+            except BaseException as exc:  # noqa: B036 - handed to the main thread, which reports
+                future.set_exception(exc)
+            else:
+                future.set_result(outcome)
+
+    def cancel_pending(self) -> None:
+        for future in self.futures:
+            future.cancel()
+
+    def busy(self) -> bool:
+        return any(thread.is_alive() for thread in self.threads)
+
+
+def _succeeded(future: Future[Outcome]) -> bool:
+    return (future.done() and not future.cancelled() and future.exception() is None
+            and future.result().ok)
+
+
+@contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """A second Ctrl-C during cleanup must not turn into a traceback or a half-done cleanup."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
 def run_batch(inputs: Sequence[str], work: Callable[[int, str], Outcome], *, jobs: int = 1,
               quiet: bool = False, json_mode: bool = False, done_word: str = "written",
               failed_word: str = "failed") -> int:
     """Run ``work(index, input)`` for every input; return the exit code (0, or 1 on any failure).
 
     Results are printed to stdout in input order whatever ``jobs`` is. A failing input gets
-    its ``error:`` line and the others still run; the last stderr line then summarises.
-    Interruption waits for the inputs already running (their writes are atomic), drops the
-    rest, and raises ``typer.Exit`` with 130 (SIGINT) or 143 (SIGTERM).
+    its ``error:`` line and the others still run; with several inputs the last stderr line then
+    summarises (one input gets its one ``error:`` line only). Interruption stops at once: writes
+    in flight finish (they are atomic), no other write starts, the inputs finished are counted
+    on stderr, and ``typer.Exit`` carries 130 (SIGINT) or 143 (SIGTERM).
     """
     show_progress = console.is_terminal and not quiet and not json_mode and len(inputs) > 1
     succeeded = failed = 0
-    executor = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="cvtool")
-    futures: list[Future[Outcome]] = [
-        executor.submit(work, index, item) for index, item in enumerate(inputs)]
+    pool = _DaemonPool(inputs, work, jobs)
+    futures = pool.futures
     progress = _progress_bar() if show_progress else None
     try:
         task = progress.add_task("processing", total=len(inputs)) if progress else None
@@ -319,24 +391,49 @@ def run_batch(inputs: Sequence[str], work: Callable[[int, str], Outcome], *, job
             if progress:
                 progress.advance(task)
     except KeyboardInterrupt as exc:
-        for future in futures:
-            future.cancel()
-        executor.shutdown(wait=True, cancel_futures=True)
-        if progress:
-            progress.stop()
-        done = sum(1 for f in futures if f.done() and not f.cancelled() and f.exception() is None)
-        sys.stderr.write(f"interrupted: {done} {done_word}, {len(inputs) - done} not finished\n")
+        with _signals_ignored():
+            _stop_after_interrupt(pool, progress, len(inputs), done_word,
+                                  interrupt_exit_code(exc))
         raise typer.Exit(interrupt_exit_code(exc)) from None
     finally:
         if progress:
             progress.stop()
-        executor.shutdown(wait=True)
     if failed:
-        sys.stderr.write(f"{succeeded} {done_word}, {failed} {failed_word}\n")
+        if len(inputs) > 1:
+            sys.stderr.write(f"{succeeded} {done_word}, {failed} {failed_word}\n")
         return EXIT_FAILURE
     if console.is_terminal and not quiet and not json_mode and len(inputs) > 1:
         console.print(f"{succeeded} {done_word}")
     return EXIT_OK
+
+
+def _stop_after_interrupt(pool: _DaemonPool, progress: Progress | None, total: int,
+                          done_word: str, code: int) -> None:
+    pool.cancel_pending()
+    writers = io.stop_writes()
+    # An input whose write was in flight has finished its work but may not have handed its
+    # result over yet: wait for exactly those (they are returning), not for the computations.
+    in_flight = [pool.futures[pool.writers[t]] for t in writers if t in pool.writers]
+    futures_wait(in_flight, timeout=5)
+    if progress:
+        progress.stop()
+    done = sum(1 for f in pool.futures if _succeeded(f))
+    sys.stderr.write(f"interrupted: {done} {done_word}, {total - done} not finished\n")
+    sys.stderr.flush()
+    if _cli_process and pool.busy():
+        # Worker threads are still computing, possibly on the engine's own (non-daemon) thread
+        # pools, which the interpreter would wait for at exit. Nothing is left to save: every
+        # write has finished or been refused, so leave now, as the signal's default would.
+        _flush_quietly()
+        os._exit(code)
+
+
+def _flush_quietly() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
 
 
 def _print_result(text: str) -> None:
