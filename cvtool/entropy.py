@@ -38,6 +38,8 @@ __all__ = [
     "softmax",
     "log_softmax",
     "cross_entropy_logits",
+    "kl_divergence_logits",
+    "check_logits",
     "luminance",
     "pixel_codes",
     "histogram",
@@ -45,6 +47,8 @@ __all__ = [
     "channel_entropies",
     "local_entropy",
     "max_local_entropy",
+    "check_window",
+    "levels_of",
 ]
 
 #: The bases a user can name, and the unit each one gives.
@@ -384,6 +388,26 @@ def cross_entropy_logits(logits: Sequence[float] | np.ndarray, *,
     return float(-np.sum(t[mask] * logp[mask]) / math.log(b)) + 0.0
 
 
+def kl_divergence_logits(target: Sequence[float] | np.ndarray,
+                         logits: Sequence[float] | np.ndarray, base: str | float = 2) -> float:
+    """KL(T ‖ softmax(logits)) = Σ T (log T − log_softmax), finite for any finite logits.
+
+    Examples
+    --------
+    >>> round(kl_divergence_logits([0.5, 0.5], [0.0, 0.0]), 12)
+    0.0
+    >>> kl_divergence_logits([0.0, 1.0], [1000.0, -1000.0], base="e")
+    2000.0
+    """
+    b = base_value(base)
+    z = check_logits(logits)
+    t = check_distribution(target, "--target")
+    _check_same_length(t, z, ("--target", "--logits"))
+    mask = t > 0
+    terms = t[mask] * (np.log(t[mask]) - log_softmax(z)[mask])
+    return max(float(np.sum(terms)) / math.log(b), 0.0)
+
+
 # ---------------------------------------------------------------------------------------------
 # Images
 
@@ -458,6 +482,22 @@ def pixel_codes(plane: np.ndarray) -> tuple[np.ndarray, int]:
                 f"but this one spans {lo:g}..{hi:g}; convert it to 8- or 16-bit first")
         return np.rint(plane * 255.0).astype(np.uint8), 256
     raise ProcessingError(f"cannot compute the entropy of a {dtype} image")
+
+
+def levels_of(dtype: np.dtype) -> int:
+    """How many distinct values a pixel type allows, as :func:`pixel_codes` bins them.
+
+    Examples
+    --------
+    >>> levels_of(np.dtype(np.uint8)), levels_of(np.dtype(np.uint16)), levels_of(np.float32)
+    (256, 65536, 256)
+    """
+    dtype = np.dtype(dtype)
+    if dtype == np.bool_:
+        return 2
+    if dtype.kind in "ui":
+        return 1 << (8 * dtype.itemsize)
+    return 256
 
 
 def histogram(plane: np.ndarray) -> np.ndarray:
@@ -549,7 +589,14 @@ def max_local_entropy(window: int, levels: int) -> float:
     return math.log2(min(window * window, levels))
 
 
-def _check_window(window: int) -> int:
+def check_window(window: int) -> int:
+    """Validate the local entropy window N: a whole number, odd, ≥ 3.
+
+    Examples
+    --------
+    >>> check_window(9)
+    9
+    """
     if isinstance(window, bool) or int(window) != window:
         raise UsageError(f"--window must be a whole number, got {window!r}")
     window = int(window)
@@ -616,7 +663,7 @@ def local_entropy(image: np.ndarray, window: int, *,
            [0.65 , 0.503, 0.65 ],
            [0.811, 0.65 , 0.811]])
     """
-    n_win = _check_window(window)
+    n_win = check_window(window)
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[..., 0]
     _colour_planes(image)
