@@ -209,8 +209,9 @@ def per_channel(values: float | Sequence[float] | np.ndarray, channels: int,
     if arr.size == 1:
         return np.full(channels, arr[0])
     if arr.size != channels:
-        raise UsageError(f"{name} has {arr.size} values but the images have {channels} "
-                         f"channels ({channel_order(channels)}); give 1 or {channels}")
+        layout = (f"1 channel ({channel_order(1)}); give one value" if channels == 1 else
+                  f"{channels} channels ({channel_order(channels)}); give 1 or {channels}")
+        raise UsageError(f"{name} has {arr.size} values but the images have {layout}")
     return arr
 
 
