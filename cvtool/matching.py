@@ -1,0 +1,487 @@
+"""Template matching: zero-mean normalised cross-correlation (ZNCC) and a multi-scale search.
+
+The score of the window ``W`` of the scene at each position, against the template ``T``,
+both with their (per-channel) means removed, is::
+
+    zncc = sum(T' * W') / sqrt(sum(T'^2) * sum(W'^2))
+
+which is OpenCV's ``TM_CCOEFF_NORMED``. The numerator is one FFT correlation of the scene
+with the zero-mean template (:func:`cvtool.fft.fft_correlate_valid`: as ``sum(T') = 0``,
+``sum(T' * W') = sum(T' * W)``); ``sum(W'^2)`` comes from running sums of the scene and of
+its square in float64, after shifting the scene by its mean so that the difference
+``sum(W^2) - sum(W)^2 / n`` does not cancel catastrophically.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from cvtool.color import split_alpha, to_gray
+from cvtool.errors import ProcessingError, UsageError
+from cvtool.fft import fft_correlate_valid
+from cvtool.resample import resize
+
+__all__ = ["Match", "SearchResult", "zncc", "find", "search", "parse_scales"]
+
+#: A window (or template) whose standard deviation is below this fraction of the largest
+#: magnitude in the image is "flat": its score is 0 rather than a ratio of rounding errors.
+FLAT_RELATIVE_STD = 1e-5
+
+
+@dataclass(frozen=True)
+class Match:
+    """One match: top-left corner ``(x, y)`` (column, row), box size and score, in scene pixels."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+    score: float
+    scale: float
+
+
+@dataclass
+class SearchResult:
+    """What :func:`search` found.
+
+    ``matches`` are the boxes at or above the threshold, best first; ``best`` is the best
+    candidate whatever its score (``None`` only if nothing could be scored);
+    ``score_map`` is the scale-1 score map when scale 1 was searched, else ``None``.
+    """
+
+    matches: list[Match]
+    best: Match | None
+    score_map: np.ndarray | None = None
+
+
+@dataclass
+class _Scene:
+    """A scene made ready for matching.
+
+    ``values`` (``H × W × C`` float) is what the FFT correlates; ``exact``, when not
+    ``None``, holds the same values as unsigned integers, whose window sums can be taken
+    exactly (and about twice as fast) in integer arithmetic; ``peak`` is the largest
+    magnitude, the yardstick of the flat-window threshold.
+    """
+
+    values: np.ndarray
+    exact: np.ndarray | None
+    peak: float
+
+
+#: BT.601 weights scaled to integers: gray×1000 of unsigned pixels stays exact, and ZNCC
+#: does not see the common factor.
+_BT601_INT = (299, 587, 114)
+
+
+def _prepare(scene: np.ndarray, template: np.ndarray, gray: bool) -> tuple[_Scene, np.ndarray]:
+    """Validate and convert a scene and a template (colour rules as :func:`zncc`)."""
+    scene = np.asarray(scene)
+    template = np.asarray(template)
+    for name, array in (("scene", scene), ("template", template)):
+        if array.ndim not in (2, 3):
+            raise UsageError(f"{name} must be 2-D (gray) or 3-D (H×W×C), got shape {array.shape}")
+        if array.shape[0] == 0 or array.shape[1] == 0 or array.size == 0:
+            raise UsageError(f"{name} is empty (shape {array.shape})")
+        if array.dtype.kind not in "uifb":
+            raise UsageError(f"{name} must hold real numbers, got {array.dtype}")
+    dtype = np.float64 if np.float64 in (scene.dtype, template.dtype) else np.float32
+    if scene.dtype == bool:
+        scene = scene.view(np.uint8)
+    scene, _ = split_alpha(scene if scene.ndim == 3 else scene[:, :, None])
+    template, _ = split_alpha(template if template.ndim == 3 else template[:, :, None])
+    if gray or (scene.shape[2] > 1) != (template.shape[2] > 1):
+        template = _gray(template)
+        if scene.shape[2] > 1 and scene.dtype.kind == "u" and scene.dtype.itemsize <= 2:
+            scene = np.einsum("ijc,c->ij", scene[:, :, :3], np.array(_BT601_INT, np.uint32),
+                              dtype=np.uint32)[:, :, None]
+        else:
+            scene = _gray(scene)
+    if scene.shape[2] != template.shape[2]:
+        raise UsageError(f"scene has {scene.shape[2]} channels but template has "
+                         f"{template.shape[2]}")
+    exact = scene if scene.dtype.kind == "u" else None
+    values = scene.astype(dtype, copy=False)
+    peak = float(scene.max()) if exact is not None else float(np.max(np.abs(values)))
+    return _Scene(values, exact, peak), template.astype(dtype, copy=False)
+
+
+def _gray(image: np.ndarray) -> np.ndarray:
+    """BT.601 gray of an ``H × W × C`` image, kept ``H × W × 1``."""
+    if image.shape[2] == 1:
+        return image
+    if image.shape[2] != 3:
+        raise UsageError(f"cannot convert {image.shape[2]} channels to gray")
+    return to_gray(image)[:, :, None]
+
+
+def _exact_accumulator(n: int, peak: float) -> type | None:
+    """Unsigned type whose wrap-around sums still give exact window sums of squares, if any.
+
+    Running sums may wrap modulo 2**bits; the differences that form each window are
+    still exact as long as the window's own sum of squares fits.
+    """
+    largest = n * peak * peak
+    if largest < 2.0**32:
+        return np.uint32
+    if largest < 2.0**63:
+        return np.uint64
+    return None
+
+
+def _vertical_sums(rows: np.ndarray, h: int) -> np.ndarray:
+    """Sums of every ``h`` consecutive rows (axis 0), by running sums row by row.
+
+    ``numpy.cumsum(axis=0)`` walks each column with a stride of a whole row and was 6×
+    slower than adding whole rows, which vectorises across everything else.
+    """
+    n_out = rows.shape[0] - h + 1
+    out = np.empty((n_out,) + rows.shape[1:], dtype=rows.dtype)
+    np.sum(rows[:h], axis=0, out=out[0])
+    if n_out > 1:
+        steps = np.subtract(rows[h:], rows[:n_out - 1])
+        for i in range(1, n_out):
+            np.add(out[i - 1], steps[i - 1], out=out[i])
+    return out
+
+
+def _horizontal_sums(strips: np.ndarray, w: int) -> np.ndarray:
+    """Sums of every ``w`` consecutive entries along the last axis (cumulative sums)."""
+    running = np.cumsum(strips, axis=-1, out=strips)
+    out = np.empty(running.shape[:-1] + (running.shape[-1] - w + 1,), dtype=strips.dtype)
+    out[..., 0] = running[..., w - 1]
+    np.subtract(running[..., w:], running[..., :-w], out=out[..., 1:])
+    return out
+
+
+def _window_energy(source: np.ndarray, h: int, w: int, r0: int, r1: int,
+                   acc: type) -> np.ndarray:
+    """``sum(W'^2)`` over all channels of the windows whose top row is in ``[r0, r1)``.
+
+    Returns float64. With an unsigned ``acc`` the window sums are exact (running sums
+    may wrap around; their differences do not). With float64 every running sum is
+    shorter than a band (never the whole image, as an integral image's would be) and
+    ``source`` was shifted by its mean, so ``sum(W^2) - sum(W)^2 / n`` keeps far more
+    precision than the flat-window threshold needs.
+    """
+    band = source[r0:r1 + h - 1]
+    channels = band.shape[2]
+    # One stack of planes (squares, then each channel) so every running-sum step
+    # handles all of them in one call.
+    planes = np.empty((band.shape[0], channels + 1, band.shape[1]), dtype=acc)
+    np.multiply(band[:, :, 0], band[:, :, 0], out=planes[:, 0], dtype=acc)
+    for c in range(channels):
+        if c:
+            planes[:, 0] += np.multiply(band[:, :, c], band[:, :, c], dtype=acc)
+        planes[:, c + 1] = band[:, :, c]
+    sums = _horizontal_sums(_vertical_sums(planes, h), w).astype(np.float64, copy=False)
+    energy = sums[:, 0]
+    linear = sums[:, 1:]
+    np.square(linear, out=linear)
+    energy -= linear.sum(axis=1) * (1.0 / (h * w)) if channels > 1 else linear[:, 0] * (
+        1.0 / (h * w))
+    return energy
+
+
+def _zncc_prepared(scene: _Scene, template: np.ndarray, workers: int | None) -> np.ndarray:
+    """ZNCC of a prepared scene and an ``(h, w, C)`` float template (see :func:`zncc`)."""
+    values = scene.values
+    dtype = values.dtype
+    h, w, channels = template.shape
+    big_h, big_w = values.shape[:2]
+    if h > big_h or w > big_w:
+        raise ProcessingError(f"template {h}x{w} is larger than the scene {big_h}x{big_w}")
+    n = h * w
+    out_shape = (big_h - h + 1, big_w - w + 1)
+
+    t64 = template.astype(np.float64)
+    t_zero = t64 - t64.mean(axis=(0, 1))
+    t_norm = float(np.sqrt(np.sum(t_zero * t_zero)))
+    t_peak = float(np.max(np.abs(t64)))
+    if not t_norm > math.sqrt(n * channels) * FLAT_RELATIVE_STD * t_peak:
+        return np.zeros(out_shape, dtype=dtype)  # flat template: nothing to correlate with
+
+    # Shifting by the global mean changes neither the numerator (sum(T') = 0) nor the
+    # window variance, but removes the large common offset that float32 FFTs and the
+    # float running sums would otherwise have to carry. The template is normalised
+    # here so that the numerator already carries its 1 / |T'|.
+    shifted = values - values.mean(axis=(0, 1), dtype=np.float64).astype(dtype)
+    numerator = fft_correlate_valid(shifted, (t_zero / t_norm).astype(dtype), workers=workers)
+    acc = _exact_accumulator(n, scene.peak) if scene.exact is not None else None
+    source = shifted if acc is None else scene.exact
+    floor = n * channels * (FLAT_RELATIVE_STD * scene.peak) ** 2
+
+    def finish(band: tuple[int, int]) -> None:
+        r0, r1 = band
+        energy = _window_energy(source, h, w, r0, r1, acc or np.float64)
+        # Guarded denominator: a flat window divides by infinity and scores exactly 0.
+        np.copyto(energy, np.inf, where=energy <= floor)
+        # After the cancelling subtraction, float32 is plenty for sqrt and division.
+        energy = energy.astype(dtype, copy=False)
+        np.sqrt(energy, out=energy)
+        scores = numerator[r0:r1]
+        np.divide(scores, energy, out=scores)
+        np.clip(scores, -1.0, 1.0, out=scores)
+
+
+    # Row bands keep each band's float64 temporaries in cache and spread over the threads.
+    threads = workers or os.cpu_count() or 1
+    rows = out_shape[0]
+    step = min(128, max(16, -(-rows // threads)))
+    bands = [(r, min(rows, r + step)) for r in range(0, rows, step)]
+    if threads == 1 or len(bands) == 1:
+        for band in bands:
+            finish(band)
+    else:
+        with ThreadPoolExecutor(max_workers=min(threads, len(bands))) as pool:
+            list(pool.map(finish, bands))
+    return numerator
+
+
+def zncc(scene: np.ndarray, template: np.ndarray, *, gray: bool = False,
+         workers: int | None = None) -> np.ndarray:
+    """Zero-mean normalised cross-correlation of a template with every window of a scene.
+
+    Equal to ``cv2.matchTemplate(scene, template, cv2.TM_CCOEFF_NORMED)`` wherever the
+    window is not flat: colour is compared on all channels jointly (each channel's mean
+    removed, one normalisation over all channels).
+
+    Parameters
+    ----------
+    scene : ndarray, shape (H, W) or (H, W, C)
+    template : ndarray, shape (h, w) or (h, w, C)
+        ``h <= H`` and ``w <= W``. An alpha channel (the 4th of 4) is ignored; a gray
+        template in a colour scene (or a colour template in a gray scene) is compared
+        with the other's BT.601 gray (0.299 R + 0.587 G + 0.114 B); colour with colour
+        is one joint ZNCC over all channels.
+    gray : bool
+        Compare BT.601 gray versions of both.
+    workers : int, optional
+        Threads for the FFT tiles (``None``: all CPUs).
+
+    Returns
+    -------
+    ndarray, shape (H - h + 1, W - w + 1)
+        Scores in [-1, 1]; entry ``[y, x]`` is the window whose top-left corner is
+        ``(x, y)``. A flat window or a flat template scores 0; never NaN. float64 when
+        an input is float64, else float32.
+
+    Raises
+    ------
+    ProcessingError
+        If the template is larger than the scene.
+
+    Examples
+    --------
+    >>> scene = np.zeros((6, 6)); scene[2:4, 3:5] = [[1, 2], [3, 4]]
+    >>> scores = zncc(scene, scene[1:5, 2:6])
+    >>> y, x = np.unravel_index(scores.argmax(), scores.shape)
+    >>> scores.shape, (int(x), int(y)), round(float(scores.max()), 6)
+    ((3, 3), (2, 1), 1.0)
+    """
+    prepared_scene, prepared_template = _prepare(scene, template, gray)
+    return _zncc_prepared(prepared_scene, prepared_template, workers)
+
+
+def parse_scales(text: str) -> list[float]:
+    """Parse ``MIN:MAX:N`` (N factors spaced geometrically) or a list ``S1,S2,...``.
+
+    Examples
+    --------
+    >>> parse_scales("0.5:2:3")
+    [0.5, 1.0, 2.0]
+    >>> parse_scales("1, 1.25")
+    [1.0, 1.25]
+    """
+    text = text.strip()
+    if ":" in text:
+        parts = text.split(":")
+        if len(parts) != 3:
+            raise UsageError(f"--scales takes MIN:MAX:N or S1,S2,..., got {text!r}")
+        try:
+            low, high = float(parts[0]), float(parts[1])
+            count = int(parts[2])
+        except ValueError:
+            raise UsageError(f"--scales takes MIN:MAX:N with N a whole number, "
+                             f"got {text!r}") from None
+        if count < 1:
+            raise UsageError(f"--scales: N must be >= 1, got {count}")
+        _check_scales([low, high])
+        if count == 1:
+            if not math.isclose(low, high):
+                raise UsageError(f"--scales {text}: one factor cannot span {low} to {high}")
+            return [low]
+        ratio = math.log(high / low) / (count - 1)
+        return [float(low * math.exp(ratio * i)) for i in range(count)]
+    words = [w for w in text.replace(",", " ").split() if w]
+    if not words:
+        raise UsageError("--scales needs at least one factor")
+    try:
+        values = [float(w) for w in words]
+    except ValueError:
+        raise UsageError(f"--scales takes MIN:MAX:N or S1,S2,..., got {text!r}") from None
+    _check_scales(values)
+    return values
+
+
+def _check_scales(values: Sequence[float]) -> None:
+    for value in values:
+        if not (math.isfinite(value) and value > 0):
+            raise UsageError(f"--scales: every factor must be a positive number, got {value}")
+
+
+class _Peaks:
+    """Best remaining position of one score map, with suppression around chosen boxes.
+
+    Keeps a per-row maximum so that each pick costs one row scan instead of a full pass.
+    """
+
+    def __init__(self, scores: np.ndarray, scale: float, height: int, width: int) -> None:
+        self.scores = np.array(scores, dtype=np.float64 if scores.dtype == np.float64
+                               else np.float32)
+        self.row_max = self.scores.max(axis=1)
+        self.scale, self.height, self.width = scale, height, width
+
+    def best(self) -> Match | None:
+        row = int(np.argmax(self.row_max))
+        value = float(self.row_max[row])
+        if value == -np.inf:
+            return None
+        col = int(np.argmax(self.scores[row]))
+        return Match(col, row, self.width, self.height, value, self.scale)
+
+    def suppress(self, chosen: Match) -> None:
+        """Remove every position whose box overlaps ``chosen`` by more than half."""
+        rows, cols = self.scores.shape
+        y0 = max(0, chosen.y - self.height + 1)
+        y1 = min(rows, chosen.y + chosen.height)
+        x0 = max(0, chosen.x - self.width + 1)
+        x1 = min(cols, chosen.x + chosen.width)
+        if y0 >= y1 or x0 >= x1:
+            return
+        ys = np.arange(y0, y1)[:, None]
+        xs = np.arange(x0, x1)[None, :]
+        dy = np.minimum(ys + self.height, chosen.y + chosen.height) - np.maximum(ys, chosen.y)
+        dx = np.minimum(xs + self.width, chosen.x + chosen.width) - np.maximum(xs, chosen.x)
+        limit = 0.5 * min(self.width * self.height, chosen.width * chosen.height)
+        mask = (np.clip(dy, 0, None) * np.clip(dx, 0, None)) > limit
+        block = self.scores[y0:y1, x0:x1]
+        block[mask] = -np.inf
+        self.row_max[y0:y1] = self.scores[y0:y1].max(axis=1)
+
+
+def search(scene: np.ndarray, template: np.ndarray, *, threshold: float = 0.8,
+           top_k: int = 1, scales: Sequence[float] = (1.0,), gray: bool = False,
+           workers: int | None = None,
+           progress: Callable[[int, int], None] | None = None) -> SearchResult:
+    """Search a scene for a template at several scales; see :func:`find`.
+
+    Returns a :class:`SearchResult`: the matches, the best candidate even when it is below
+    the threshold (for "not found (best score=...)"), and the scale-1 score map.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> scene = rng.random((40, 50))
+    >>> result = search(scene, scene[10:20, 5:17])
+    >>> result.best.x, result.best.y, round(result.best.score, 6), result.score_map.shape
+    (5, 10, 1.0, (31, 39))
+    """
+    if not (isinstance(threshold, (int, float)) and -1.0 <= threshold <= 1.0):
+        raise UsageError(f"--threshold must be between -1 and 1, got {threshold}")
+    if int(top_k) != top_k or top_k < 1:
+        raise UsageError(f"--top-k must be a whole number >= 1, got {top_k}")
+    scales = [float(s) for s in scales]
+    if not scales:
+        raise UsageError("--scales needs at least one factor")
+    _check_scales(scales)
+    prepared_scene, prepared_template = _prepare(scene, template, gray)
+    big_h, big_w = prepared_scene.values.shape[:2]
+    h, w = prepared_template.shape[:2]
+
+    peaks: list[_Peaks] = []
+    score_map = None
+    sizes = [(max(1, round(h * s)), max(1, round(w * s))) for s in scales]
+    fitting = [(s, size) for s, size in zip(scales, sizes, strict=True)
+               if size[0] <= big_h and size[1] <= big_w]
+    if not fitting:
+        smallest = min(sizes)
+        raise ProcessingError(
+            f"template {h}x{w} is larger than the scene {big_h}x{big_w} at every scale "
+            f"(smallest: {smallest[0]}x{smallest[1]})")
+    for done, (scale, (sh, sw)) in enumerate(fitting, start=1):
+        resized = prepared_template if (sh, sw) == (h, w) else resize(prepared_template, (sh, sw))
+        scores = _zncc_prepared(prepared_scene, resized, workers)
+        if scale == 1.0:
+            score_map = scores
+        peaks.append(_Peaks(scores, scale, sh, sw))
+        if progress is not None:
+            progress(done, len(fitting))
+
+    matches: list[Match] = []
+    best: Match | None = None
+    while len(matches) < top_k:
+        candidates = [c for c in (p.best() for p in peaks) if c is not None]
+        if not candidates:
+            break
+        # Ties go to the scale listed first, so results do not depend on float noise order.
+        choice = max(candidates, key=lambda m: m.score)
+        if best is None:
+            best = choice
+        if choice.score < threshold:
+            break
+        matches.append(choice)
+        for p in peaks:
+            p.suppress(choice)
+    return SearchResult(matches=matches, best=best, score_map=score_map)
+
+
+def find(scene: np.ndarray, template: np.ndarray, *, threshold: float = 0.8, top_k: int = 1,
+         scales: Sequence[float] = (1.0,), gray: bool = False,
+         workers: int | None = None) -> list[Match]:
+    """Find up to ``top_k`` places where ``template`` appears in ``scene``.
+
+    Parameters
+    ----------
+    scene, template : ndarray
+        H×W or H×W×C arrays; colour handled as in :func:`zncc`.
+    threshold : float
+        Least ZNCC score, in [-1, 1], that counts as a match.
+    top_k : int
+        At most this many matches, best first, no two boxes overlapping by more than half
+        of the smaller box (greedy non-maximum suppression across all scales).
+    scales : sequence of float
+        Template resize factors to try (area averaging to shrink, bilinear to enlarge);
+        scales at which the template no longer fits the scene are skipped.
+    gray : bool
+        Compare BT.601 gray versions.
+    workers : int, optional
+        Threads for the FFTs.
+
+    Returns
+    -------
+    list of Match
+        Boxes in scene pixels, best first; empty when nothing reaches the threshold.
+
+    Raises
+    ------
+    UsageError
+        For a threshold outside [-1, 1], ``top_k < 1`` or a non-positive scale.
+    ProcessingError
+        When the template is larger than the scene at every scale.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> scene = rng.random((30, 40))
+    >>> find(scene, scene[4:12, 20:30])
+    [Match(x=20, y=4, width=10, height=8, score=1.0, scale=1.0)]
+    """
+    return search(scene, template, threshold=threshold, top_k=top_k, scales=scales,
+                  gray=gray, workers=workers).matches
