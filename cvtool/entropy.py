@@ -12,6 +12,14 @@ make almost every pixel its own bin and the entropy meaningless.
 The local entropy map slides one histogram per output column down the image, updating it
 for the row that enters and the row that leaves the window; all columns (and several row
 strips) move together as vectorised NumPy operations, so there is no Python loop per pixel.
+Values are first relabelled to the distinct values present (exact: entropy only sees which
+pixels are equal), and the histograms are cut into column bands so that they never take
+more than about 48 MB, even for 16-bit images with 65536 possible values; such images are
+slower (narrower bands), never approximated.
+
+Colour images use their BT.601 luminance rounded back to the input's integer type; alpha
+is ignored everywhere (it is coverage, not intensity), including ``--per-channel``, which
+reports R, G and B.
 """
 
 from __future__ import annotations
@@ -175,6 +183,13 @@ def entropy(p: Sequence[float] | np.ndarray, base: str | float = 2) -> float:
     Returns
     -------
     float
+
+    Notes
+    -----
+    The lecture's worked examples: H(1/2, 1/2) = log10 2 = 0.30103 hartleys (its D2 ≈ 0.3),
+    and H(1/8, 7/8) = 0.163629 hartleys (0.543564 bits). The lecture prints 0.06 for the
+    latter, which is wrong; ``scipy.stats.entropy([1/8, 7/8], base=10)`` agrees with
+    0.163629, and the tests pin that value.
 
     Examples
     --------

@@ -4,6 +4,19 @@ Four forms share one command (see CLI.md): images (``IMAGE...``), a local entrop
 (``IMAGE --window N -o MAP``), a distribution (``--probs P [--target T]``) and logits
 (``--logits Z [--target T | --label I]``). Which form is meant, and every option's value,
 is checked before any file is read.
+
+Choices where CLI.md is silent:
+
+- ``--base`` takes exactly 2, e or 10 (units bits, nats, hartleys, printed with every number);
+  in JSON ``base`` is the number (2, 2.718281828459045, 10) beside ``unit``.
+- An infinite cross-entropy or KL (``--probs`` 0 where ``--target`` > 0) is a true result, so
+  the exit code is 0: text prints ``inf``; JSON, which has no infinity, gives ``null`` and a
+  ``note`` saying why. With ``--logits`` the loss is always finite (log-softmax).
+- ``--window`` maps are in bits, so ``--base`` other than 2 with ``--window`` is refused, as
+  is ``--per-channel`` (the map is of the luminance). Several images with ``--window`` write
+  into ``-o`` as a directory, as every batch command does.
+- Floating-point images are taken on 0..1 and binned as 8-bit (round(255·x)); values outside
+  0..1 are a data error (exit 1) for that file.
 """
 
 from __future__ import annotations

@@ -5,6 +5,21 @@ exact per-channel statistics (one image in memory at a time, ``-j`` at once), th
 normalises and writes each one. ``--stats`` skips the first pass and applies saved statistics.
 An input that fails in the first pass is left out of the statistics and reported, in input
 order, with the second pass's failures, so the batch still ends with one summary line.
+
+Choices where CLI.md is silent:
+
+- ``--out-range auto`` is ``raw`` for npy/tif; for any other format it is a usage error that
+  says to pass ``clip`` (with a ``--gamma``/``--beta`` that lands in the pixel range) or
+  ``rescale``, because clipping values centred on 0 would silently write a dark image.
+- Alpha is left out of the statistics and passed through unchanged; ``channel_order`` is
+  ``"RGB"``, or ``"L"`` for gray batches. RGB and RGBA images mix in one batch; gray and
+  colour do not, nor 8-bit and 16-bit (the 0..1 scale would be ambiguous): such an input
+  fails with its file name and the rest of the batch still runs.
+- The stats file also records ``scale`` (255, 65535, or 1 for float images, which are taken
+  to be on 0..1 already) and ``images``; ``--stats`` refuses images of another bit depth or
+  channel layout. ``--stats`` carries γ, β and ε, so ``--gamma``/``--beta``/``--eps``/
+  ``--save-stats`` with it are usage errors rather than silent overrides.
+- ``-`` (stdin) works: its image is kept from the first pass, as stdin cannot be read twice.
 """
 
 from __future__ import annotations
