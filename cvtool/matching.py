@@ -414,7 +414,7 @@ def search(scene: np.ndarray, template: np.ndarray, *, threshold: float = 0.8,
         smallest = min(sizes)
         raise ProcessingError(
             f"template {h}x{w} is larger than the scene {big_h}x{big_w} at every scale "
-            f"(smallest: {smallest[0]}x{smallest[1]})")
+            f"searched (the smallest, {smallest[0]}x{smallest[1]}, does not fit)")
     for done, (scale, (sh, sw)) in enumerate(fitting, start=1):
         resized = prepared_template if (sh, sw) == (h, w) else resize(prepared_template, (sh, sw))
         scores = _zncc_prepared(prepared_scene, resized, workers)

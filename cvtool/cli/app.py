@@ -10,6 +10,7 @@ from cvtool import __version__
 from cvtool.cli import correlate as correlate_cmd
 from cvtool.cli import entropy as entropy_cmd
 from cvtool.cli import filter as filter_cmd
+from cvtool.cli import find_waldo as find_waldo_cmd
 from cvtool.cli import normalize as normalize_cmd
 from cvtool.cli.common import install_signal_handlers
 
@@ -51,6 +52,7 @@ def _root(
 app.command("correlate")(correlate_cmd.correlate)
 app.command("convolve")(correlate_cmd.convolve)
 app.command("filter")(filter_cmd.filter_images)
+app.command("find-waldo")(find_waldo_cmd.find_waldo)
 app.command("entropy")(entropy_cmd.entropy_command)
 app.command("normalize")(normalize_cmd.normalize)
 
