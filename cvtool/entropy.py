@@ -302,7 +302,8 @@ def logsumexp(z: np.ndarray | Sequence[float], axis: int = -1) -> np.ndarray | f
     arr = np.asarray(z, dtype=np.float64)
     m = np.max(arr, axis=axis, keepdims=True)
     # exp(z - max) is at most 1, and equals 1 at the maximum, so the sum is in [1, n].
-    out = np.log(np.sum(np.exp(arr - m), axis=axis, keepdims=True)) + m
+    with np.errstate(over="ignore"):
+        out = np.log(np.sum(np.exp(arr - m), axis=axis, keepdims=True)) + m
     out = np.squeeze(out, axis=axis)
     return float(out) if out.ndim == 0 else out
 
@@ -321,7 +322,9 @@ def softmax(z: np.ndarray | Sequence[float], axis: int = -1) -> np.ndarray:
     array([0.3333, 0.3333, 0.3333])
     """
     arr = np.asarray(z, dtype=np.float64)
-    e = np.exp(arr - np.max(arr, axis=axis, keepdims=True))
+    # Logits ~1e308 apart overflow in the subtraction; −inf then gives exp = 0, as it should.
+    with np.errstate(over="ignore"):
+        e = np.exp(arr - np.max(arr, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
@@ -335,7 +338,8 @@ def log_softmax(z: np.ndarray | Sequence[float], axis: int = -1) -> np.ndarray:
     """
     arr = np.asarray(z, dtype=np.float64)
     m = np.max(arr, axis=axis, keepdims=True)
-    shifted = arr - m
+    with np.errstate(over="ignore"):
+        shifted = arr - m
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
@@ -441,6 +445,8 @@ def luminance(image: np.ndarray) -> np.ndarray:
     """
     if image.ndim == 2:
         return image
+    if image.ndim == 3 and image.shape[2] in (1, 2):      # gray, or gray + alpha
+        return image[..., 0]
     gray = to_gray(image)
     if np.issubdtype(image.dtype, np.integer):
         info = np.iinfo(image.dtype)
@@ -543,7 +549,7 @@ def _colour_planes(image: np.ndarray) -> list[tuple[str, np.ndarray]]:
         return [("L", image)]
     if image.ndim == 3 and image.shape[2] in (3, 4):
         return [(name, image[..., i]) for i, name in enumerate("RGB")]
-    if image.ndim == 3 and image.shape[2] == 1:
+    if image.ndim == 3 and image.shape[2] in (1, 2):     # gray, or gray + alpha
         return [("L", image[..., 0])]
     raise ProcessingError(f"expected a gray, RGB or RGBA image, got an array of shape "
                           f"{image.shape}")

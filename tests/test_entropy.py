@@ -336,3 +336,23 @@ def test_local_entropy_reports_progress_up_to_one():
     seen = []
     local_entropy(np.zeros((40, 40), np.uint8), 3, progress=seen.append)
     assert seen and seen[-1] == 1.0
+
+
+def test_gray_plus_alpha_uses_the_gray_channel():
+    """A 2-channel (gray + alpha) array is measured on its gray plane, alpha ignored."""
+    rng = np.random.default_rng(4)
+    gray = rng.integers(0, 256, (9, 9), dtype=np.uint8)
+    pair = np.stack([gray, np.full_like(gray, 255)], axis=2)
+    assert image_entropy(pair) == image_entropy(gray)
+    assert channel_entropies(pair) == {"L": image_entropy(gray)}
+    np.testing.assert_array_equal(local_entropy(pair, 3), local_entropy(gray, 3))
+
+
+def test_logits_too_far_apart_for_floats_give_no_warning():
+    """Logits 1e308 apart overflow in z − max; softmax is still (1, 0), silently."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(softmax([1e308, -1e308]), [1.0, 0.0])
+        assert log_softmax([1e308, -1e308])[1] == -math.inf

@@ -137,18 +137,24 @@ def _logits_form(logits: str, target: str | None, label: int | None, base: Base,
              f"entropy: {_fmt(record['entropy'], base.unit)}"]
     if label is not None:
         record["label"] = label
-        record["cross_entropy"] = cross_entropy_logits(z, label=label, base=base.value)
-        lines.append(f"cross-entropy: {_fmt(record['cross_entropy'], base.unit)}")
+        ce = cross_entropy_logits(z, label=label, base=base.value)
+        record["cross_entropy"] = _json_number(ce)
+        lines.append(f"cross-entropy: {_fmt(ce, base.unit)}")
     elif target is not None:
         t = check_distribution(parse_number_list(target, "--target"), "--target")
         if t.size != z.size:
             raise UsageError(f"--target has {t.size} values but --logits has {z.size}; "
                              "they must be the same length")
-        record["target"] = t.tolist()
-        record["cross_entropy"] = cross_entropy_logits(z, target=t, base=base.value)
-        record["kl_divergence"] = kl_divergence_logits(t, z, base.value)
-        lines += [f"cross-entropy: {_fmt(record['cross_entropy'], base.unit)}",
-                  f"KL divergence: {_fmt(record['kl_divergence'], base.unit)}"]
+        ce = cross_entropy_logits(z, target=t, base=base.value)
+        kl = kl_divergence_logits(t, z, base.value)
+        record.update(target=t.tolist(), cross_entropy=_json_number(ce),
+                      kl_divergence=_json_number(kl))
+        lines += [f"cross-entropy: {_fmt(ce, base.unit)}", f"KL divergence: {_fmt(kl, base.unit)}"]
+    else:
+        ce = 0.0
+    if math.isinf(ce):
+        # Only logits ~1e308 apart get here: their difference itself overflows to infinity.
+        record["note"] = "infinite: the logits differ by more than a float can hold"
     _emit(record, lines, json_mode)
 
 
