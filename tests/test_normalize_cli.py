@@ -154,3 +154,23 @@ def test_missing_stats_file_is_a_runtime_error(invoke, batch, tmp_path):
                     str(tmp_path / "none.json"))
     assert result.exit_code == 1
     assert "none.json" in result.stderr
+
+
+def test_parallel_jobs_give_the_same_statistics(invoke, batch, tmp_path):
+    """-j 3 reads the images at once but merges in input order: the same stats file."""
+    one, three = tmp_path / "one.json", tmp_path / "three.json"
+    invoke("normalize", *batch, "-o", str(tmp_path / "a"), "--save-stats", str(one))
+    result = invoke("normalize", *batch, "-o", str(tmp_path / "b"), "--save-stats", str(three),
+                    "-j", "3")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(one.read_text()) == json.loads(three.read_text())
+
+
+def test_stdin_is_read_once_for_both_passes(invoke, batch, tmp_path):
+    """`-` cannot be read twice; its image is kept from the statistics pass."""
+    data = open(batch[0], "rb").read()
+    out = tmp_path / "out"
+    result = invoke("normalize", "-", "-o", str(out), input=data)
+    assert result.exit_code == 0, result.stderr
+    values = np.load(out / "stdin.npy").reshape(-1, 3).astype(np.float64)
+    np.testing.assert_allclose(values.mean(axis=0), 0, atol=1e-5)
