@@ -51,7 +51,7 @@ def _oracle(image, kernel):
         ((50, 1), (9, 1)),  # N×1
         ((61, 45), (1, 1)),  # 1×1 kernel: the image itself
         ((300, 700), (4, 6)),  # even kernel, several tiles across
-        ((330, 350), (200, 210)),  # kernel larger than a usual tile
+        ((260, 250), (200, 210)),  # kernel larger than a usual tile
     ],
 )
 def test_matches_scipy_on_awkward_shapes(image_shape, kernel_shape):
@@ -86,7 +86,7 @@ def test_workers_do_not_change_the_result():
 def test_float32_stays_float32_and_is_accurate():
     """float32 in gives float32 out, within single-precision error of the exact result."""
     rng = np.random.default_rng(5)
-    image = rng.random((700, 650)).astype(np.float32)
+    image = rng.random((400, 380)).astype(np.float32)
     kernel = rng.standard_normal((25, 25)).astype(np.float32)
     got = fft_correlate_valid(image, kernel)
     assert got.dtype == np.float32
