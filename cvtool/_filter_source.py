@@ -15,9 +15,6 @@ import numpy as np
 
 from cvtool.padding import pad, pad_indices
 
-# Modes whose padded pixels are a constant (``normalized`` pads with zeros).
-_FILL_MODES = ("zero", "constant", "normalized")
-
 
 class PaddedSource:
     """The image as if padded by ``widths`` with ``mode``, in the working dtype.
@@ -38,9 +35,12 @@ class PaddedSource:
         self.mode = mode
         self.fill = np.asarray(fill, dtype=self.dtype)
         no_pad = not (self.top or self.bottom or self.left or self.right)
+        self.channels = int(np.prod(self.tail, dtype=np.int64))
+        self.pitch = self.padded_width * self.channels  # elements per padded row
         self.padded: np.ndarray | None = None
         if no_pad and image.dtype == self.dtype:
-            self.padded = image
+            # Strategies treat a band of rows as one flat run of memory.
+            self.padded = np.ascontiguousarray(image)
         elif mode == "extend":
             # Odd reflection is not an index map (2a - x), and is rare: pad once, in full.
             self.padded = pad(image.astype(self.dtype), widths, "extend")
@@ -48,79 +48,81 @@ class PaddedSource:
             self.row_index = pad_indices(self.height, self.top, self.bottom, mode)
             self.col_index = pad_indices(self.width, self.left, self.right, mode)
 
-    @property
-    def row_shape(self) -> tuple[int, ...]:
-        return (self.padded_width,) + self.tail
+    def buffer(self, nrows: int, ncols: int | None = None) -> np.ndarray:
+        """A scratch buffer big enough for a tile of ``nrows`` × ``ncols`` padded pixels."""
+        ncols = self.padded_width if ncols is None else ncols
+        return np.empty((nrows * ncols * self.channels,), self.dtype)
 
-    def buffer(self, nrows: int) -> np.ndarray | None:
-        """A scratch buffer for ``rows`` (None when rows are views and need none)."""
-        if self.padded is not None:
-            return None
-        return np.empty((nrows,) + self.row_shape, self.dtype)
+    def tile(self, r0: int, r1: int, c0: int, c1: int, buf: np.ndarray) -> np.ndarray:
+        """Padded rows ``r0:r1`` × columns ``c0:c1`` as one C-contiguous array.
 
-    def rows(self, r0: int, r1: int, buf: np.ndarray | None) -> np.ndarray:
-        """Padded rows ``r0:r1`` (0 ≤ r0 < r1 ≤ padded height), all padded columns."""
+        A view when the image is pre-padded and the tile spans whole rows; otherwise the
+        tile is assembled in ``buf`` (converting the dtype on the way).
+        """
         if self.padded is not None:
-            return self.padded[r0:r1]
-        out = buf[: r1 - r0]
-        seg = self.row_index[r0:r1]
-        left, width = self.left, self.width
-        body = out[:, left:left + width]
-        # Copy runs of consecutive source rows with one slice each (usually one run per band).
-        breaks = np.flatnonzero((np.diff(seg) != 1) | (seg[1:] < 0) | (seg[:-1] < 0)) + 1
-        starts = np.concatenate(([0], breaks))
-        ends = np.concatenate((breaks, [len(seg)]))
-        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-            s = int(seg[a])
+            if c0 == 0 and c1 == self.padded_width:
+                return self.padded[r0:r1]
+            out = buf[: (r1 - r0) * (c1 - c0) * self.channels].reshape(
+                (r1 - r0, c1 - c0) + self.tail)
+            np.copyto(out, self.padded[r0:r1, c0:c1])
+            return out
+        out = buf[: (r1 - r0) * (c1 - c0) * self.channels].reshape((r1 - r0, c1 - c0) + self.tail)
+        col_runs = _runs(self.col_index[c0:c1])
+        for a, b, s in _runs(self.row_index[r0:r1]):
             if s < 0:
                 out[a:b] = self.fill
-            else:
-                body[a:b] = self.image[s:s + (b - a)]
-        right_start = left + width
-        if self.mode in _FILL_MODES:
-            if left:
-                out[:, :left] = self.fill
-            if self.right:
-                out[:, right_start:] = self.fill
-        else:
-            if left:
-                out[:, :left] = out[:, left + self.col_index[:left]]
-            if self.right:
-                out[:, right_start:] = out[:, left + self.col_index[right_start:]]
+                continue
+            for x, y, t in col_runs:
+                if t < 0:
+                    out[a:b, x:y] = self.fill
+                else:
+                    out[a:b, x:y] = self.image[s:s + (b - a), t:t + (y - x)]
         return out
 
     def full(self) -> np.ndarray:
         """The whole padded image in the working dtype."""
         if self.padded is not None:
             return self.padded
-        return self.rows(0, self.padded_height, self.buffer(self.padded_height))
+        return self.tile(0, self.padded_height, 0, self.padded_width,
+                         self.buffer(self.padded_height))
+
+
+def _runs(index: np.ndarray) -> list[tuple[int, int, int]]:
+    """Split an index map into runs ``(start, stop, source_start)`` of consecutive sources.
+
+    A run copies with one slice; ``source_start`` is -1 for a run of constant fill. Mirror
+    and wrap borders give short runs, the image body one long run.
+    """
+    breaks = np.flatnonzero((np.diff(index) != 1) | (index[1:] < 0) | (index[:-1] < 0)) + 1
+    starts = [0] + breaks.tolist()
+    stops = breaks.tolist() + [len(index)]
+    return [(a, b, int(index[a])) for a, b in zip(starts, stops, strict=True)]
 
 
 def resolve_workers(workers: int | None) -> int:
     return max(1, os.cpu_count() or 1) if workers is None else workers
 
 
-def run_bands(n_rows: int, band_rows: int, make_scratch: Callable[[], object],
-              do_band: Callable[[int, int, object], None], workers: int) -> None:
-    """Call ``do_band(o0, o1, scratch)`` over ``0:n_rows`` in bands, on ``workers`` threads.
+def run_tiles(tiles: list, make_scratch: Callable[[], object],
+              do_tile: Callable[..., None], workers: int) -> None:
+    """Call ``do_tile(*tile, scratch)`` for every tile, on ``workers`` threads.
 
-    Bands are grouped into a few contiguous chunks per thread; each chunk allocates its
+    Tiles are grouped into a few contiguous chunks per thread; each chunk allocates its
     scratch once and reuses it, so buffers stay hot in cache and nothing is full-size.
+    NumPy releases the GIL inside each operation, so the threads really run in parallel.
     """
-    band_rows = max(1, band_rows)
-    bands = [(o, min(o + band_rows, n_rows)) for o in range(0, n_rows, band_rows)]
-    workers = max(1, min(workers, len(bands)))
+    workers = max(1, min(workers, len(tiles)))
 
-    def chunk(part: list[tuple[int, int]]) -> None:
+    def chunk(part: list) -> None:
         scratch = make_scratch()
-        for o0, o1 in part:
-            do_band(o0, o1, scratch)
+        for t in part:
+            do_tile(*t, scratch)
 
     if workers == 1:
-        chunk(bands)
+        chunk(tiles)
         return
-    n_chunks = min(len(bands), workers * 4)
-    parts = [bands[i * len(bands) // n_chunks:(i + 1) * len(bands) // n_chunks]
+    n_chunks = min(len(tiles), workers * 4)
+    parts = [tiles[i * len(tiles) // n_chunks:(i + 1) * len(tiles) // n_chunks]
              for i in range(n_chunks)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for result in pool.map(chunk, parts):

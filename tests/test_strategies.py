@@ -1,0 +1,152 @@
+"""Each strategy, forced in turn, against the same oracle, on the awkward cases.
+
+The fast strategies (row bands on threads, separable passes, box window sums, tiled FFT)
+must give the direct result within float32 rounding whatever the image, kernel, padding,
+stride and tile size; here tiles are shrunk so that kernels are larger than a tile.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_filtering import oracle
+
+from cvtool import _filter_strategies
+from cvtool.filtering import choose_strategy, convolve, correlate, separable_factors
+
+MODES = ("zero", "constant", "clamp", "mirror", "symmetric", "wrap", "extend", "normalized")
+RNG = np.random.default_rng(2024)
+
+
+def kernel_for(strategy: str, shape: tuple[int, int], positive: bool) -> np.ndarray:
+    if strategy == "box":
+        return np.full(shape, 0.3)
+    if strategy == "separable":
+        col, row = RNG.normal(size=shape[0]), RNG.normal(size=shape[1])
+        if positive:
+            col, row = np.abs(col) + 0.1, np.abs(row) + 0.1
+        return np.outer(col, row)
+    k = RNG.normal(size=shape)
+    return np.abs(k) + 0.1 if positive else k
+
+
+def check(got, image, kernel, *, float64: bool, fft: bool, **kwargs):
+    expected = oracle(image, kernel, **kwargs)
+    # FFT rounding scales with the energy under the kernel, not with each output.
+    scale = np.abs(image).max() * np.abs(kernel).sum()
+    rtol = 1e-9 if float64 and not fft else 1e-5
+    atol = rtol * scale * (10 if fft else 1)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
+
+
+@pytest.fixture(params=[64, 2048, 1 << 18], ids=["tiny-tiles", "small-tiles", "default"])
+def band_bytes(request, monkeypatch):
+    """Tile budgets from far below one kernel to the default."""
+    monkeypatch.setattr(_filter_strategies, "BAND_BYTES", request.param)
+    return request.param
+
+
+@pytest.mark.parametrize("strategy", ["direct", "separable", "box", "fft"])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(("img_shape", "k_shape"), [
+    ((1, 1), (1, 1)),
+    ((1, 1), (3, 3)),
+    ((1, 9), (2, 3)),
+    ((13, 11), (3, 3)),
+    ((13, 11), (4, 7)),
+    ((7, 5), (9, 12)),  # kernel larger than the image
+    ((21, 17, 3), (5, 5)),
+])
+def test_strategy_matches_oracle(strategy, mode, img_shape, k_shape, band_bytes):
+    """Forced strategy == oracle for every padding, shape and a few strides."""
+    image = RNG.normal(size=img_shape) * 50 + 20
+    kernel = kernel_for(strategy, k_shape, positive=mode == "normalized")
+    for shape, stride, flip in [("same", 1, False), ("full", (2, 3), True),
+                                ("same", (3, 1), True), ("full", 1, False)]:
+        fn = convolve if flip else correlate
+        for dtype in (np.float32, np.float64):
+            got = fn(image.astype(dtype), kernel, padding=mode, pad_value=(7.0,) * (
+                img_shape[2] if len(img_shape) == 3 else 1), stride=stride, shape=shape,
+                strategy=strategy, workers=2)
+            assert got.dtype == dtype
+            check(got, image.astype(dtype), kernel, float64=dtype == np.float64,
+                  fft=strategy == "fft", flip=flip, padding=mode, shape=shape, stride=stride,
+                  pad_value=7.0)
+
+
+@pytest.mark.parametrize("strategy", ["direct", "separable", "box", "fft"])
+def test_strategy_valid_and_uint8(strategy, band_bytes):
+    """valid shape, uint8 input (converted per tile, never wrapped), several threads."""
+    image = RNG.integers(0, 256, size=(40, 33, 3)).astype(np.uint8)
+    kernel = kernel_for(strategy, (6, 5), positive=False)
+    for stride in (1, 2, (1, 3)):
+        got = correlate(image, kernel, shape="valid", stride=stride, strategy=strategy,
+                        workers=3)
+        assert got.dtype == np.float32
+        check(got, image.astype(np.float64), kernel, float64=False, fft=strategy == "fft",
+              shape="valid", stride=stride)
+
+
+@pytest.mark.parametrize("workers", [1, 2, 5])
+def test_threads_do_not_change_the_result(workers, monkeypatch):
+    """The result is bit-identical for any thread count (tiles do not depend on it)."""
+    monkeypatch.setattr(_filter_strategies, "BAND_BYTES", 4096)
+    image = RNG.normal(size=(64, 50)).astype(np.float32)
+    kernel = RNG.normal(size=(5, 5))
+    for strategy in ("direct", "separable", "box"):
+        k = kernel_for(strategy, (5, 5), positive=False)
+        ref = correlate(image, k, strategy=strategy, workers=1)
+        np.testing.assert_array_equal(correlate(image, k, strategy=strategy, workers=workers),
+                                      ref)
+    del kernel
+
+
+def test_box_precision_on_a_large_bright_image():
+    """Box sums stay accurate in float32 on a large bright image (no cumsum drift)."""
+    image = (RNG.uniform(200, 255, size=(600, 2100))).astype(np.float32)
+    k = np.full((31, 31), 1 / 961)
+    got = correlate(image, k, strategy="box", padding="clamp")
+    ref = correlate(image.astype(np.float64), k, strategy="separable", padding="clamp")
+    np.testing.assert_allclose(got, ref, rtol=2e-6)
+
+
+@pytest.mark.parametrize(("strategy", "kernel"), [
+    ("separable", np.array([[1.0, 2.0], [3.0, 1.0]])),
+    ("box", np.array([[1.0, 1.0], [1.0, 2.0]])),
+])
+def test_forcing_an_inapplicable_strategy_is_an_error(strategy, kernel):
+    """Forcing a strategy that does not apply raises ValueError, not a wrong answer."""
+    with pytest.raises(ValueError, match=strategy):
+        correlate(np.ones((5, 5)), kernel, strategy=strategy)
+
+
+def test_separable_factors():
+    """Rank-1 kernels factor exactly (box, Sobel, Gaussian); others do not."""
+    from cvtool.kernels import SOBEL_X, box_kernel, gaussian_kernel
+    for k in (SOBEL_X, box_kernel(4), gaussian_kernel(7), np.array([[2.0, -1.0, 3.0]])):
+        col, row = separable_factors(k)
+        np.testing.assert_allclose(np.outer(col, row), k, rtol=1e-14, atol=1e-17)
+    assert separable_factors(RNG.normal(size=(3, 3))) is None
+    assert separable_factors(np.zeros((3, 3))) is None
+
+
+def test_auto_choices():
+    """auto picks box for constant kernels, separable for rank 1, direct for small ones."""
+    assert choose_strategy((31, 31), separable=True, box=True) == "box"
+    assert choose_strategy((7, 7), separable=True, box=False) == "separable"
+    assert choose_strategy((3, 3), separable=False, box=False) == "direct"
+    assert choose_strategy((3, 3), separable=False, box=False, stride=(4, 4)) == "direct"
+
+
+@pytest.mark.parametrize("k_shape", [(3, 3), (7, 7), (31, 31), (15, 3)])
+def test_auto_equals_direct(k_shape):
+    """Whatever auto picks gives the direct result within float32 rounding."""
+    image = RNG.uniform(0, 255, size=(90, 120)).astype(np.float32)
+    for kernel in (RNG.normal(size=k_shape), np.full(k_shape, 1.0 / np.prod(k_shape)),
+                   np.outer(RNG.normal(size=k_shape[0]), RNG.normal(size=k_shape[1]))):
+        auto = correlate(image, kernel, padding="mirror")
+        direct = correlate(image.astype(np.float64), kernel, padding="mirror",
+                           strategy="direct")
+        scale = 255 * np.abs(kernel).sum()
+        np.testing.assert_allclose(auto, direct, rtol=1e-5, atol=1e-5 * scale)
