@@ -54,6 +54,9 @@ FLOAT_SUFFIXES = frozenset(".npy .tif .tiff".split())
 
 OUT_RANGES = ("auto", "clip", "abs", "rescale", "raw")
 
+_NOT_FINITE = ("the result has infinite or NaN values (overflow: kernel or pixel values too "
+               "large for the arithmetic)")
+
 STDIO = "-"
 
 
@@ -384,8 +387,9 @@ def encode_image(image: np.ndarray, suffix: str) -> bytes:
         ok, buffer = cv2.imencode(suffix, _to_opencv_order(image))
     except cv2.error as exc:
         raise ProcessingError(f"cannot encode a {suffix} file: {exc.err or exc}") from None
-    if not ok:
-        raise ProcessingError(f"cannot encode a {suffix} file")
+    if not ok:  # OpenCV's reason went to its (silenced) log: say what was refused
+        raise ProcessingError(
+            f"cannot encode {channels}-channel {image.dtype} pixels as a {suffix} file")
     return buffer.tobytes()
 
 
@@ -402,6 +406,9 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
            [0., 1.]])
     """
     name = display_name(path) if str(path) != STDIO else "<stdout>"
+    if image.dtype.kind == "f" and not np.isfinite(image).all():
+        # cvtool refuses such files as input, so it does not write them either.
+        raise ProcessingError(f"{name}: {_NOT_FINITE}")
     try:
         data = encode_image(image, suffix_of(path))
     except ProcessingError as exc:
@@ -600,6 +607,8 @@ def to_pixel_type(values: np.ndarray, mode: str, dtype: np.dtype) -> np.ndarray:
     """
     if mode == "raw":
         return values
+    if not np.isfinite(values).all():  # NaN has no pixel value (the cast would be arbitrary)
+        raise ProcessingError(_NOT_FINITE)
     dtype = np.dtype(dtype)
     top = float(np.iinfo(dtype).max)
     if mode == "abs":

@@ -19,6 +19,7 @@ import re
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from concurrent.futures import wait as futures_wait
@@ -164,9 +165,16 @@ def interrupt_exit_code(exc: KeyboardInterrupt) -> int:
 
 @contextmanager
 def reporting_errors() -> Iterator[None]:
-    """Turn a :class:`CvToolError` into ``error: ...`` and its exit code, Ctrl-C into 130."""
+    """Turn a :class:`CvToolError` into ``error: ...`` and its exit code, Ctrl-C into 130.
+
+    Python warnings (NumPy's "overflow encountered in cast" and the like) are silenced: stderr
+    carries cvtool's own messages only, and a result that a warning would be about is checked
+    and reported as an error (e.g. non-finite results are refused by :mod:`cvtool.io`).
+    """
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
     except CvToolError as exc:
         print_error(str(exc))
         raise typer.Exit(exc.exit_code) from None
