@@ -25,7 +25,7 @@ import numpy as np
 from cvtool.color import split_alpha, to_gray
 from cvtool.errors import ProcessingError, UsageError
 from cvtool.fft import fft_correlate_valid
-from cvtool.resample import resize
+from cvtool.resample import pyramid_down, resize
 
 __all__ = ["Match", "SearchResult", "zncc", "find", "search", "parse_scales"]
 
@@ -339,14 +339,18 @@ def _check_scales(values: Sequence[float]) -> None:
 class _Peaks:
     """Best remaining position of one score map, with suppression around chosen boxes.
 
-    Keeps a per-row maximum so that each pick costs one row scan instead of a full pass.
+    The map may cover only part of the scene (a refinement window): ``origin`` is the
+    scene position (x, y) of its entry ``[0, 0]``. A per-row maximum makes each pick cost
+    one row scan instead of a pass over the map.
     """
 
-    def __init__(self, scores: np.ndarray, scale: float, height: int, width: int) -> None:
+    def __init__(self, scores: np.ndarray, scale: float, height: int, width: int,
+                 origin: tuple[int, int] = (0, 0)) -> None:
         self.scores = np.array(scores, dtype=np.float64 if scores.dtype == np.float64
                                else np.float32)
         self.row_max = self.scores.max(axis=1)
         self.scale, self.height, self.width = scale, height, width
+        self.x0, self.y0 = origin
 
     def best(self) -> Match | None:
         row = int(np.argmax(self.row_max))
@@ -354,36 +358,111 @@ class _Peaks:
         if value == -np.inf:
             return None
         col = int(np.argmax(self.scores[row]))
-        return Match(col, row, self.width, self.height, value, self.scale)
+        return Match(self.x0 + col, self.y0 + row, self.width, self.height, value, self.scale)
 
     def suppress(self, chosen: Match) -> None:
         """Remove every position whose box overlaps ``chosen`` by more than half."""
         rows, cols = self.scores.shape
-        y0 = max(0, chosen.y - self.height + 1)
-        y1 = min(rows, chosen.y + chosen.height)
-        x0 = max(0, chosen.x - self.width + 1)
-        x1 = min(cols, chosen.x + chosen.width)
+        cx, cy = chosen.x - self.x0, chosen.y - self.y0  # in this map's coordinates
+        y0 = max(0, cy - self.height + 1)
+        y1 = min(rows, cy + chosen.height)
+        x0 = max(0, cx - self.width + 1)
+        x1 = min(cols, cx + chosen.width)
         if y0 >= y1 or x0 >= x1:
             return
         ys = np.arange(y0, y1)[:, None]
         xs = np.arange(x0, x1)[None, :]
-        dy = np.minimum(ys + self.height, chosen.y + chosen.height) - np.maximum(ys, chosen.y)
-        dx = np.minimum(xs + self.width, chosen.x + chosen.width) - np.maximum(xs, chosen.x)
+        dy = np.minimum(ys + self.height, cy + chosen.height) - np.maximum(ys, cy)
+        dx = np.minimum(xs + self.width, cx + chosen.width) - np.maximum(xs, cx)
         limit = 0.5 * min(self.width * self.height, chosen.width * chosen.height)
         mask = (np.clip(dy, 0, None) * np.clip(dx, 0, None)) > limit
         block = self.scores[y0:y1, x0:x1]
         block[mask] = -np.inf
         self.row_max[y0:y1] = self.scores[y0:y1].max(axis=1)
 
+    def take(self, count: int) -> list[Match]:
+        """The ``count`` best positions, each suppressing its overlapping neighbours."""
+        picked: list[Match] = []
+        while len(picked) < count:
+            match = self.best()
+            if match is None:
+                break
+            picked.append(match)
+            self.suppress(match)
+        return picked
+
+
+#: The coarse-to-fine search shrinks scene and template by 2 or 4, but never makes the
+#: template's shorter side smaller than this (small templates lose what tells them apart).
+COARSE_MIN_SIDE = 16
+#: Coarse maps smaller than this many positions are not worth a pyramid.
+COARSE_MIN_POSITIONS = 256 * 256
+
+
+def _pyramid_level(scene: _Scene, level: int, cache: dict[int, _Scene]) -> _Scene:
+    """The scene shrunk by ``2**level`` (2×2 area averages, repeated), cached."""
+    if level not in cache:
+        below = _pyramid_level(scene, level - 1, cache)
+        values = pyramid_down(below.values)
+        cache[level] = _Scene(values, None, scene.peak)
+    return cache[level]
+
+
+def _coarse_level(size: tuple[int, int], scene_shape: tuple[int, ...]) -> int:
+    """How many times (0, 1 or 2) to halve before searching a template of ``size``."""
+    level = 0
+    while level < 2:
+        factor = 2 ** (level + 1)
+        positions = ((scene_shape[0] // factor - size[0] // factor + 1)
+                     * (scene_shape[1] // factor - size[1] // factor + 1))
+        if min(size) / factor < COARSE_MIN_SIDE or positions < COARSE_MIN_POSITIONS:
+            break
+        level += 1
+    return level
+
+
+def _refined(scene: _Scene, template: np.ndarray, template_scaled: np.ndarray, scale: float,
+             level: int, cache: dict[int, _Scene], count: int,
+             workers: int | None) -> list[_Peaks]:
+    """Coarse-to-fine: search at ``2**-level`` resolution, re-score the best places at full.
+
+    The coarse map only nominates candidates (``count`` of them, apart from each other);
+    every score reported comes from full-resolution windows within ``2**level + 1`` pixels
+    of a candidate, so locations and scores are those of the exhaustive search wherever it
+    nominates the right places.
+    """
+    factor = 2**level
+    coarse_scene = _pyramid_level(scene, level, cache)
+    th, tw = template_scaled.shape[:2]
+    h, w = template.shape[:2]
+    coarse_size = (max(1, round(h * scale / factor)), max(1, round(w * scale / factor)))
+    coarse_map = _zncc_prepared(coarse_scene, resize(template, coarse_size), workers)
+    candidates = _Peaks(coarse_map, scale, *coarse_size).take(count)
+    big_h, big_w = scene.values.shape[:2]
+    radius = factor + 1
+    out = []
+    for candidate in candidates:
+        x = min(max(candidate.x * factor - radius, 0), big_w - tw)
+        y = min(max(candidate.y * factor - radius, 0), big_h - th)
+        x_end = min(big_w, candidate.x * factor + radius + tw)
+        y_end = min(big_h, candidate.y * factor + radius + th)
+        window = _Scene(scene.values[y:y_end, x:x_end],
+                        None if scene.exact is None else scene.exact[y:y_end, x:x_end],
+                        scene.peak)
+        fine = _zncc_prepared(window, template_scaled, 1)
+        out.append(_Peaks(fine, scale, th, tw, origin=(x, y)))
+    return out
+
 
 def search(scene: np.ndarray, template: np.ndarray, *, threshold: float = 0.8,
            top_k: int = 1, scales: Sequence[float] = (1.0,), gray: bool = False,
-           workers: int | None = None,
+           exhaustive: bool = False, workers: int | None = None,
            progress: Callable[[int, int], None] | None = None) -> SearchResult:
     """Search a scene for a template at several scales; see :func:`find`.
 
     Returns a :class:`SearchResult`: the matches, the best candidate even when it is below
-    the threshold (for "not found (best score=...)"), and the scale-1 score map.
+    the threshold (for "not found (best score=...)"), and the scale-1 score map when scale 1
+    was searched exhaustively (always so when the template is small).
 
     Examples
     --------
@@ -393,7 +472,11 @@ def search(scene: np.ndarray, template: np.ndarray, *, threshold: float = 0.8,
     >>> result.best.x, result.best.y, round(result.best.score, 6), result.score_map.shape
     (5, 10, 1.0, (31, 39))
     """
-    if not (isinstance(threshold, (int, float)) and -1.0 <= threshold <= 1.0):
+    try:
+        threshold = float(threshold)
+    except (TypeError, ValueError):
+        raise UsageError(f"--threshold must be a number, got {threshold!r}") from None
+    if not -1.0 <= threshold <= 1.0:
         raise UsageError(f"--threshold must be between -1 and 1, got {threshold}")
     if int(top_k) != top_k or top_k < 1:
         raise UsageError(f"--top-k must be a whole number >= 1, got {top_k}")
@@ -415,12 +498,18 @@ def search(scene: np.ndarray, template: np.ndarray, *, threshold: float = 0.8,
         raise ProcessingError(
             f"template {h}x{w} is larger than the scene {big_h}x{big_w} at every scale "
             f"searched (the smallest, {smallest[0]}x{smallest[1]}, does not fit)")
+    levels: dict[int, _Scene] = {0: prepared_scene}
     for done, (scale, (sh, sw)) in enumerate(fitting, start=1):
         resized = prepared_template if (sh, sw) == (h, w) else resize(prepared_template, (sh, sw))
-        scores = _zncc_prepared(prepared_scene, resized, workers)
-        if scale == 1.0:
-            score_map = scores
-        peaks.append(_Peaks(scores, scale, sh, sw))
+        level = 0 if exhaustive else _coarse_level((sh, sw), (big_h, big_w))
+        if level:
+            peaks += _refined(prepared_scene, prepared_template, resized, scale, level, levels,
+                              2 * top_k + 3, workers)
+        else:
+            scores = _zncc_prepared(prepared_scene, resized, workers)
+            if scale == 1.0:
+                score_map = scores
+            peaks.append(_Peaks(scores, scale, sh, sw))
         if progress is not None:
             progress(done, len(fitting))
 
@@ -443,7 +532,7 @@ def search(scene: np.ndarray, template: np.ndarray, *, threshold: float = 0.8,
 
 
 def find(scene: np.ndarray, template: np.ndarray, *, threshold: float = 0.8, top_k: int = 1,
-         scales: Sequence[float] = (1.0,), gray: bool = False,
+         scales: Sequence[float] = (1.0,), gray: bool = False, exhaustive: bool = False,
          workers: int | None = None) -> list[Match]:
     """Find up to ``top_k`` places where ``template`` appears in ``scene``.
 
@@ -461,6 +550,13 @@ def find(scene: np.ndarray, template: np.ndarray, *, threshold: float = 0.8, top
         scales at which the template no longer fits the scene are skipped.
     gray : bool
         Compare BT.601 gray versions.
+    exhaustive : bool
+        Score every position at full resolution at every scale. By default a template
+        whose shorter side is at least ``2 * COARSE_MIN_SIDE`` pixels (at a given scale)
+        in a large scene is first searched at half or quarter resolution, and the best
+        few places (``2 * top_k + 3`` per scale) are then re-scored at full resolution
+        around them: several times faster, the same result unless the coarse search fails
+        to nominate the true match.
     workers : int, optional
         Threads for the FFTs.
 
@@ -484,4 +580,4 @@ def find(scene: np.ndarray, template: np.ndarray, *, threshold: float = 0.8, top
     [Match(x=20, y=4, width=10, height=8, score=1.0, scale=1.0)]
     """
     return search(scene, template, threshold=threshold, top_k=top_k, scales=scales,
-                  gray=gray, workers=workers).matches
+                  gray=gray, exhaustive=exhaustive, workers=workers).matches

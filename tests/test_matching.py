@@ -297,6 +297,27 @@ def test_no_fitting_scale_is_a_processing_error():
         find(np.zeros((20, 20)), np.zeros((15, 15)), scales=[1.5, 2.0])
 
 
+def test_coarse_to_fine_equals_exhaustive_search():
+    """The pyramid only nominates places: boxes and scores equal the exhaustive search's."""
+    scene = _texture((600, 640), 50, sigma=3.0)
+    template = scene[200:272, 300:380].copy()
+    scales = parse_scales("0.6:1.6:5")
+    fast = find(scene, template, scales=scales, top_k=3, threshold=0.3)
+    slow = find(scene, template, scales=scales, top_k=3, threshold=0.3, exhaustive=True)
+    assert len(fast) == 3
+    assert [(m.x, m.y, m.width, m.height, m.scale) for m in fast] == \
+        [(m.x, m.y, m.width, m.height, m.scale) for m in slow]
+    np.testing.assert_allclose([m.score for m in fast], [m.score for m in slow], atol=1e-5)
+
+
+def test_coarse_to_fine_finds_the_exact_place_at_scale_one():
+    """A large template in a large scene (pyramid path) is still placed to the pixel."""
+    scene, patch = _planted(seed=51, shape=(700, 760), at=(333, 457), size=(80, 96))
+    (match,) = find(scene, patch)
+    assert (match.x, match.y, match.width, match.height) == (457, 333, 96, 80)
+    assert match.score == pytest.approx(1.0, abs=1e-5)
+
+
 def test_search_keeps_the_scale_one_map():
     """The scale-1 score map (for --heatmap) is returned when scale 1 was searched."""
     scene, patch = _planted()
