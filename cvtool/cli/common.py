@@ -193,6 +193,9 @@ def expand_inputs(inputs: Sequence[str]) -> list[str]:
     A name that is neither an existing path nor a matching glob is kept, so that reading it
     reports ``no such file`` for that input alone.
     """
+    # A malformed CVTOOL_MAX_PIXELS is a usage error (exit 2) before any file is read, not a
+    # failure of every input in turn.
+    io.max_pixels()
     expanded: list[str] = []
     for item in inputs:
         if item == io.STDIO:
