@@ -86,11 +86,12 @@ def _prepare(scene: np.ndarray, template: np.ndarray, gray: bool) -> tuple[_Scen
     template = np.asarray(template)
     for name, array in (("scene", scene), ("template", template)):
         if array.ndim not in (2, 3):
-            raise UsageError(f"{name} must be 2-D (gray) or 3-D (H×W×C), got shape {array.shape}")
+            raise ProcessingError(
+                f"{name} must be 2-D (gray) or 3-D (H×W×C), got shape {array.shape}")
         if array.shape[0] == 0 or array.shape[1] == 0 or array.size == 0:
-            raise UsageError(f"{name} is empty (shape {array.shape})")
+            raise ProcessingError(f"{name} is empty (shape {array.shape})")
         if array.dtype.kind not in "uifb":
-            raise UsageError(f"{name} must hold real numbers, got {array.dtype}")
+            raise ProcessingError(f"{name} must hold real numbers, got {array.dtype}")
     dtype = np.float64 if np.float64 in (scene.dtype, template.dtype) else np.float32
     if scene.dtype == bool:
         scene = scene.view(np.uint8)
@@ -104,10 +105,14 @@ def _prepare(scene: np.ndarray, template: np.ndarray, gray: bool) -> tuple[_Scen
         else:
             scene = _gray(scene)
     if scene.shape[2] != template.shape[2]:
-        raise UsageError(f"scene has {scene.shape[2]} channels but template has "
+        raise ProcessingError(f"scene has {scene.shape[2]} channels but template has "
                          f"{template.shape[2]}")
     exact = scene if scene.dtype.kind == "u" else None
     values = scene.astype(dtype, copy=False)
+    # One NaN would spread through a whole FFT tile: refuse it rather than answer nonsense.
+    for name, array in (("scene", values), ("template", template)):
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise ProcessingError(f"{name} contains NaN or infinite values")
     peak = float(scene.max()) if exact is not None else float(np.max(np.abs(values)))
     return _Scene(values, exact, peak), template.astype(dtype, copy=False)
 
@@ -117,7 +122,7 @@ def _gray(image: np.ndarray) -> np.ndarray:
     if image.shape[2] == 1:
         return image
     if image.shape[2] != 3:
-        raise UsageError(f"cannot convert {image.shape[2]} channels to gray")
+        raise ProcessingError(f"cannot convert {image.shape[2]} channels to gray")
     return to_gray(image)[:, :, None]
 
 

@@ -175,10 +175,19 @@ def test_template_larger_than_scene_is_a_processing_error():
         zncc(np.zeros((10, 10)), np.zeros((11, 5)))
 
 
-def test_channel_mismatch_is_a_usage_error():
-    """Two colour arrays with different channel counts cannot be compared jointly."""
-    with pytest.raises(UsageError, match="channels"):
+def test_channel_mismatch_is_a_processing_error():
+    """Two colour arrays with different channel counts cannot be compared (a data problem)."""
+    with pytest.raises(ProcessingError, match="channels"):
         zncc(np.zeros((10, 10, 3)), np.zeros((4, 4, 2)))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_values_are_refused(bad):
+    """NaN or infinity would poison a whole FFT tile: refused with a clear error."""
+    scene = _texture((30, 30), 26).astype(np.float32)
+    scene[3, 4] = bad
+    with pytest.raises(ProcessingError, match="NaN or infinite"):
+        zncc(scene, scene[10:20, 10:20].copy())
 
 
 # --- find: location, robustness and the search ------------------------------------------------
