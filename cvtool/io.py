@@ -60,6 +60,17 @@ _NOT_FINITE = ("the result has infinite or NaN values (overflow: kernel or pixel
 STDIO = "-"
 
 
+def opencv_version() -> str:
+    """The version of the OpenCV build that decodes and encodes images (for ``selftest``).
+
+    Examples
+    --------
+    >>> opencv_version().count(".") >= 2
+    True
+    """
+    return str(cv2.__version__)
+
+
 def max_pixels() -> int:
     """The pixel limit in force: ``CVTOOL_MAX_PIXELS`` if set, else :data:`DEFAULT_MAX_PIXELS`.
 

@@ -12,6 +12,7 @@ from cvtool.cli import entropy as entropy_cmd
 from cvtool.cli import filter as filter_cmd
 from cvtool.cli import find_waldo as find_waldo_cmd
 from cvtool.cli import normalize as normalize_cmd
+from cvtool.cli import selftest as selftest_cmd
 from cvtool.cli.common import install_signal_handlers
 
 app = typer.Typer(
@@ -55,6 +56,7 @@ app.command("filter")(filter_cmd.filter_images)
 app.command("find-waldo")(find_waldo_cmd.find_waldo)
 app.command("entropy")(entropy_cmd.entropy_command)
 app.command("normalize")(normalize_cmd.normalize)
+app.command("selftest")(selftest_cmd.selftest)
 
 
 def main() -> None:
