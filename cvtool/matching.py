@@ -73,6 +73,19 @@ class _Scene:
     values: np.ndarray
     exact: np.ndarray | None
     peak: float
+    _shifted: np.ndarray | None = None
+
+    def shifted(self) -> np.ndarray:
+        """``values`` minus their per-channel mean (computed once, reused at every scale).
+
+        Shifting by the mean changes neither the ZNCC numerator (``sum(T') = 0``) nor any
+        window's variance, but removes the large common offset that float32 FFTs and the
+        float running sums would otherwise have to carry.
+        """
+        if self._shifted is None:
+            mean = self.values.mean(axis=(0, 1), dtype=np.float64)
+            self._shifted = self.values - mean.astype(self.values.dtype)
+        return self._shifted
 
 
 #: BT.601 weights scaled to integers: gray×1000 of unsigned pixels stays exact, and ZNCC
@@ -212,11 +225,8 @@ def _zncc_prepared(scene: _Scene, template: np.ndarray, workers: int | None) -> 
     if not t_norm > math.sqrt(n * channels) * FLAT_RELATIVE_STD * t_peak:
         return np.zeros(out_shape, dtype=dtype)  # flat template: nothing to correlate with
 
-    # Shifting by the global mean changes neither the numerator (sum(T') = 0) nor the
-    # window variance, but removes the large common offset that float32 FFTs and the
-    # float running sums would otherwise have to carry. The template is normalised
-    # here so that the numerator already carries its 1 / |T'|.
-    shifted = values - values.mean(axis=(0, 1), dtype=np.float64).astype(dtype)
+    # The template is normalised here so that the numerator already carries its 1 / |T'|.
+    shifted = scene.shifted()
     numerator = fft_correlate_valid(shifted, (t_zero / t_norm).astype(dtype), workers=workers)
     acc = _exact_accumulator(n, scene.peak) if scene.exact is not None else None
     source = shifted if acc is None else scene.exact

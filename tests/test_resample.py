@@ -67,6 +67,14 @@ def test_pyramid_down_halves_with_floor():
     assert pyramid_down(np.zeros((9, 5, 3))).shape == (4, 2, 3)
 
 
+def test_pyramid_down_is_the_exact_2x2_block_mean():
+    """Each coarse pixel is the mean of its 2×2 block (the odd edge dropped), so coarse
+    coordinates map back to full resolution by doubling."""
+    image = _image((11, 14, 3), 3)
+    expected = image[:10, :14].reshape(5, 2, 7, 2, 3).mean(axis=(1, 3))
+    np.testing.assert_allclose(pyramid_down(image), expected, rtol=1e-6)
+
+
 @pytest.mark.parametrize("size", [(0, 5), (5, -1)])
 def test_bad_size_is_a_usage_error(size):
     """A target size below 1 is refused with UsageError naming the size."""
