@@ -7,9 +7,12 @@ both with their (per-channel) means removed, is::
 
 which is OpenCV's ``TM_CCOEFF_NORMED``. The numerator is one FFT correlation of the scene
 with the zero-mean template (:func:`cvtool.fft.fft_correlate_valid`: as ``sum(T') = 0``,
-``sum(T' * W') = sum(T' * W)``); ``sum(W'^2)`` comes from running sums of the scene and of
-its square in float64, after shifting the scene by its mean so that the difference
-``sum(W^2) - sum(W)^2 / n`` does not cancel catastrophically.
+``sum(T' * W') = sum(T' * W)``); ``sum(W'^2) = sum(W^2) - sum(W)^2 / n`` comes from running
+sums of the scene and of its square: exact integer sums for 8/16-bit scenes, float64 sums
+of the mean-shifted scene otherwise, so the difference never cancels catastrophically.
+
+Multi-scale searches of large templates run coarse-to-fine: each scale is searched on a
+2×- or 4×-reduced scene and the best few places are re-scored at full resolution.
 """
 
 from __future__ import annotations
@@ -202,8 +205,8 @@ def _window_energy(source: np.ndarray, h: int, w: int, r0: int, r1: int,
     energy = sums[:, 0]
     linear = sums[:, 1:]
     np.square(linear, out=linear)
-    energy -= linear.sum(axis=1) * (1.0 / (h * w)) if channels > 1 else linear[:, 0] * (
-        1.0 / (h * w))
+    linear *= 1.0 / (h * w)
+    energy -= linear[:, 0] if channels == 1 else linear.sum(axis=1)
     return energy
 
 
@@ -243,7 +246,6 @@ def _zncc_prepared(scene: _Scene, template: np.ndarray, workers: int | None) -> 
         scores = numerator[r0:r1]
         np.divide(scores, energy, out=scores)
         np.clip(scores, -1.0, 1.0, out=scores)
-
 
     # Row bands keep each band's float64 temporaries in cache and spread over the threads.
     threads = workers or os.cpu_count() or 1
