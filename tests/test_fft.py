@@ -73,6 +73,16 @@ def test_many_tiles_with_partial_edge_tiles(monkeypatch):
     np.testing.assert_allclose(got, _oracle(image, kernel), rtol=1e-9, atol=1e-9)
 
 
+def test_kernel_filling_most_of_each_tile(monkeypatch):
+    """Tiles barely larger than the kernel (11×12 outputs each) still stitch exactly."""
+    monkeypatch.setattr(fft, "_plan", lambda h, w, kh, kw: (40, 36))
+    rng = np.random.default_rng(7)
+    image = rng.standard_normal((95, 120))
+    kernel = rng.standard_normal((30, 25))
+    got = fft_correlate_valid(image, kernel, workers=2)
+    np.testing.assert_allclose(got, _oracle(image, kernel), rtol=1e-9, atol=1e-9)
+
+
 def test_workers_do_not_change_the_result():
     """One thread and several threads compute bit-identical tiles."""
     rng = np.random.default_rng(4)
