@@ -10,6 +10,7 @@ from typing import Annotated
 
 import numpy as np
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cvtool import io
 from cvtool.cli.common import (
@@ -18,6 +19,7 @@ from cvtool.cli.common import (
     Json,
     Outcome,
     Quiet,
+    console,
     engine_workers,
     expand_inputs,
     plan_outputs,
@@ -26,7 +28,7 @@ from cvtool.cli.common import (
 )
 from cvtool.draw import annotate_matches
 from cvtool.errors import UsageError
-from cvtool.matching import Match, parse_scales, search, zncc
+from cvtool.matching import Match, SearchResult, parse_scales, search, zncc
 
 Scenes = Annotated[list[str], typer.Argument(
     metavar="SCENE...", show_default=False,
@@ -132,6 +134,23 @@ def _plan(paths: list[str], settings: Settings, output: str | None, heatmap: str
     return annotated, heatmaps
 
 
+def _search(scene: np.ndarray, template: np.ndarray, settings: Settings, workers: int,
+            show_bar: bool) -> SearchResult:
+    options = dict(threshold=settings.threshold, top_k=settings.top_k, scales=settings.scales,
+                   gray=settings.gray, workers=workers)
+    if not show_bar:
+        return search(scene, template, **options)
+    bar = Progress(TextColumn("scales"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=console, transient=True)
+    with bar:
+        task = bar.add_task("scales", total=len(settings.scales))
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return search(scene, template, progress=update, **options)
+
+
 def run(scenes: list[str], settings: Settings, *, output: str | None, heatmap: str | None,
         jobs: int, quiet: bool, json_mode: bool) -> int:
     """Search every scene; returns the exit code (0 all found, 1 any not found or failed)."""
@@ -141,12 +160,14 @@ def run(scenes: list[str], settings: Settings, *, output: str | None, heatmap: s
     workers = engine_workers(jobs)
     # An image written to stdout is the result there; the text would corrupt it.
     print_results = io.STDIO not in (output, heatmap)
+    # A bar over the scales for one scene; run_batch shows its own across several.
+    show_bar = (console.is_terminal and not quiet and not json_mode and len(paths) == 1
+                and len(settings.scales) > 1)
 
     def work(index: int, path: str) -> Outcome:
         start = time.perf_counter()
         scene = io.read_image(path)
-        result = search(scene, template, threshold=settings.threshold, top_k=settings.top_k,
-                        scales=settings.scales, gray=settings.gray, workers=workers)
+        result = _search(scene, template, settings, workers, show_bar)
         if heatmaps is not None:
             scores = result.score_map
             if scores is None:  # scale 1 was not among --scales
