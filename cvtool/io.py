@@ -14,6 +14,7 @@ import struct
 import sys
 import tempfile
 import threading
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -362,10 +363,23 @@ def check_output_path(path: str | os.PathLike, *, option: str = "-o") -> None:
     suffix = suffix_of(path)
     if suffix == ".npy":
         return
-    if not suffix or not cv2.haveImageWriter("x" + suffix):
+    if not suffix or not _can_encode(suffix):
         shown = suffix or "(no suffix)"
         raise UsageError(
             f"{option} {path}: cannot write '{shown}' files (use .png, .tif, .jpg, .npy...)")
+
+
+@cache
+def _can_encode(suffix: str) -> bool:
+    # Some builds claim a writer whose encoder then fails (.jp2 here): try a 2x2 image once,
+    # so the user hears it before any work, as a usage error.
+    if not cv2.haveImageWriter("x" + suffix):
+        return False
+    try:
+        ok, _ = cv2.imencode(suffix, np.zeros((2, 2, 3), np.uint8))
+    except cv2.error:
+        return False
+    return bool(ok)
 
 
 def encode_image(image: np.ndarray, suffix: str) -> bytes:
@@ -395,6 +409,8 @@ def encode_image(image: np.ndarray, suffix: str) -> bytes:
             f"cannot store {channels}-channel pixels in a {suffix} file (1, 3 or 4 channels; "
             f"use .npy)")
     try:
+        if image.ndim == 2 and suffix == ".gif":
+            image = np.repeat(image[..., None], 3, axis=2)  # OpenCV's GIF encoder has no gray
         ok, buffer = cv2.imencode(suffix, _to_opencv_order(image))
     except cv2.error as exc:
         raise ProcessingError(f"cannot encode a {suffix} file: {exc.err or exc}") from None

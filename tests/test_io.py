@@ -173,3 +173,20 @@ def test_out_range_modes(mode, expected):
 def test_rescale_of_constant_result_is_zero():
     out = io.to_pixel_type(np.full((2, 2), 5.0), "rescale", np.dtype(np.uint16))
     assert out.dtype == np.uint16 and not out.any()
+
+
+def test_gray_gif_is_written_as_colour(tmp_path):
+    """OpenCV's GIF encoder takes no gray; the gray plane is written to all three channels."""
+    io.write_image(tmp_path / "g.gif", np.full((3, 4), 90, np.uint8))
+    assert (io.read_image(tmp_path / "g.gif") == 90).all()
+
+
+def test_claimed_writer_that_cannot_encode_is_refused_up_front(monkeypatch):
+    """A format whose encoder fails in this build (.jp2 here) is a usage error before any work."""
+    io._can_encode.cache_clear()
+    monkeypatch.setattr(io.cv2, "imencode", lambda *a, **k: (False, None))
+    try:
+        with pytest.raises(UsageError, match="cannot write '.png'"):
+            io.check_output_path("out.png")
+    finally:
+        io._can_encode.cache_clear()

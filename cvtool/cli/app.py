@@ -24,8 +24,10 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
-    help="Image filtering and template matching with a NumPy core.\n\n"
-         "Example:\n\n    cvtool filter photo.png -n gaussian --sigma 2 -o blurred.png",
+    epilog="Exit codes: 0 success, 1 a run-time failure (or no match for find-waldo), 2 a usage "
+           "error, 130/143 interrupted. Images larger than CVTOOL_MAX_PIXELS pixels (default "
+           "268435456) are refused from their header; set the variable to raise the limit. "
+           "NO_COLOR is respected.",
 )
 
 
@@ -42,9 +44,11 @@ def _root(
 ) -> None:
     """Image filtering and template matching with a NumPy core.
 
-    Example:
-
+    \b
+    Examples:
         cvtool filter photo.png -n gaussian --sigma 2 -o blurred.png
+        cvtool find-waldo scene.png -t waldo.png -o found.png
+        cvtool entropy photo.png --json
     """
 
 
