@@ -142,18 +142,57 @@ def _gray(image: np.ndarray) -> np.ndarray:
     return to_gray(image)[:, :, None]
 
 
-def _exact_accumulator(n: int, peak: float) -> type | None:
-    """Unsigned type whose wrap-around sums still give exact window sums of squares, if any.
+#: Window sums of unsigned pixels are packed two to a uint64 (high and low 32 bits)
+#: when both fit in 32 bits: one running sum then does the work of two.
+PACKED = "packed"
 
-    Running sums may wrap modulo 2**bits; the differences that form each window are
-    still exact as long as the window's own sum of squares fits.
+
+def _exact_accumulator(n: int, peak: float, channels: int) -> str | type | None:
+    """How to take exact window sums of unsigned pixels: :data:`PACKED`, a type, or None.
+
+    Running sums may wrap around modulo 2**bits; the differences that form each window
+    are still exact as long as the window's own sums fit (the largest is the sum of
+    squares over all channels, ``n * channels * peak**2``).
     """
-    largest = n * peak * peak
-    if largest < 2.0**32:
-        return np.uint32
+    largest = n * channels * peak * peak
+    if largest < 2.0**32 and np.little_endian:
+        return PACKED
     if largest < 2.0**63:
         return np.uint64
     return None
+
+
+def _packed_energy(band: np.ndarray, h: int, w: int) -> np.ndarray:
+    """``sum(W'^2)`` of unsigned pixels from exact window sums, two per uint64 lane.
+
+    The terms are the sum of squares over channels, then each channel; they are paired
+    as ``high << 32 | low`` by writing the two 32-bit halves of each lane (little-endian
+    view). Sums and differences are linear modulo 2**64, so whatever carries and borrows
+    happen in between, each final lane holds exactly ``high_sum << 32 | low_sum`` when
+    both sums are below 2**32 (checked by :func:`_exact_accumulator`).
+    """
+    rows, cols, channels = band.shape
+    count = (channels + 2) // 2
+    packed = np.zeros((rows, count, cols), dtype=np.uint64)
+    halves = packed.view(np.uint32)  # (rows, count, 2 * cols): low, high, low, high, ...
+    high = halves[:, 0, 1::2]
+    np.multiply(band[:, :, 0], band[:, :, 0], out=high, dtype=np.uint32)
+    for c in range(1, channels):
+        high += np.multiply(band[:, :, c], band[:, :, c], dtype=np.uint32)
+    for c in range(channels):
+        lane, half = divmod(c + 1, 2)
+        halves[:, lane, 1 - half::2] = band[:, :, c]
+    sums = _horizontal_sums(_vertical_sums(packed, h), w).view(np.uint32)
+    energy = sums[:, 0, 1::2].astype(np.float64)
+    for c in range(channels):
+        lane, half = divmod(c + 1, 2)
+        linear = sums[:, lane, 1 - half::2].astype(np.float64)
+        np.square(linear, out=linear)
+        linear *= 1.0 / (h * w)
+        # Both sides are exact integers below 2**32 before this float64 subtraction;
+        # its rounding (~1e-16 relative) is far below the flat-window threshold.
+        energy -= linear
+    return energy
 
 
 def _vertical_sums(rows: np.ndarray, h: int) -> np.ndarray:
@@ -182,16 +221,18 @@ def _horizontal_sums(strips: np.ndarray, w: int) -> np.ndarray:
 
 
 def _window_energy(source: np.ndarray, h: int, w: int, r0: int, r1: int,
-                   acc: type) -> np.ndarray:
+                   acc: str | type) -> np.ndarray:
     """``sum(W'^2)`` over all channels of the windows whose top row is in ``[r0, r1)``.
 
-    Returns float64. With an unsigned ``acc`` the window sums are exact (running sums
-    may wrap around; their differences do not). With float64 every running sum is
-    shorter than a band (never the whole image, as an integral image's would be) and
-    ``source`` was shifted by its mean, so ``sum(W^2) - sum(W)^2 / n`` keeps far more
-    precision than the flat-window threshold needs.
+    Returns float64. With :data:`PACKED` or an unsigned ``acc`` the window sums are
+    exact (running sums may wrap around; their differences do not). With float64 every
+    running sum is shorter than a band (never the whole image, as an integral image's
+    would be) and ``source`` was shifted by its mean, so ``sum(W^2) - sum(W)^2 / n``
+    keeps far more precision than the flat-window threshold needs.
     """
     band = source[r0:r1 + h - 1]
+    if acc == PACKED:
+        return _packed_energy(band, h, w)
     channels = band.shape[2]
     # One stack of planes (squares, then each channel) so every running-sum step
     # handles all of them in one call.
@@ -231,7 +272,7 @@ def _zncc_prepared(scene: _Scene, template: np.ndarray, workers: int | None) -> 
     # The template is normalised here so that the numerator already carries its 1 / |T'|.
     shifted = scene.shifted()
     numerator = fft_correlate_valid(shifted, (t_zero / t_norm).astype(dtype), workers=workers)
-    acc = _exact_accumulator(n, scene.peak) if scene.exact is not None else None
+    acc = _exact_accumulator(n, scene.peak, channels) if scene.exact is not None else None
     source = shifted if acc is None else scene.exact
     floor = n * channels * (FLAT_RELATIVE_STD * scene.peak) ** 2
 

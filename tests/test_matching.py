@@ -48,6 +48,25 @@ def test_gray_agrees_with_cv2_for_every_dtype(dtype):
     np.testing.assert_allclose(zncc(scene, template), expected, atol=1e-4)
 
 
+def test_full_range_16_bit_agrees_with_cv2():
+    """16-bit scenes using the whole range take the 64-bit exact window sums; still cv2's."""
+    scene = (_texture((150, 170), 27).astype(np.uint16) * 257) ^ np.uint16(0x5A)
+    template = scene[30:62, 40:80].copy()
+    expected = cv2.matchTemplate(scene.astype(np.float32), template.astype(np.float32),
+                                 cv2.TM_CCOEFF_NORMED)
+    np.testing.assert_allclose(zncc(scene, template), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3])
+def test_exact_integer_sums_equal_the_float64_path(channels):
+    """8-bit scenes use packed integer window sums; they agree with the float64 path."""
+    scene = np.stack([_texture((120, 140), 28 + c) for c in range(channels)], axis=2)
+    template = _texture((21, 17, channels), 40)
+    exact = zncc(scene, template)
+    reference = zncc(scene.astype(np.float64), template.astype(np.float64))
+    np.testing.assert_allclose(exact, reference, atol=2e-6)
+
+
 def test_colour_is_one_joint_zncc_like_cv2():
     """Colour scores pool all channels in one normalisation, exactly as OpenCV does."""
     scene = np.stack([_texture((150, 170), s) for s in (2, 3, 4)], axis=2)
