@@ -458,11 +458,21 @@ COARSE_MIN_POSITIONS = 256 * 256
 
 
 def _pyramid_level(scene: _Scene, level: int, cache: dict[int, _Scene]) -> _Scene:
-    """The scene shrunk by ``2**level`` (2×2 area averages, repeated), cached."""
+    """The scene shrunk by ``2**level`` (2×2 blocks, repeatedly), cached."""
     if level not in cache:
         below = _pyramid_level(scene, level - 1, cache)
-        values = pyramid_down(below.values)
-        cache[level] = _Scene(values, None, scene.peak)
+        if below.exact is None:
+            cache[level] = _Scene(pyramid_down(below.values), None, below.peak)
+        else:
+            # Unsigned pixels: 2×2 block sums instead of means (ZNCC does not see the
+            # factor 4), so the coarse levels keep the exact integer window sums too.
+            exact = below.exact.astype(np.uint32, copy=False)
+            rows, cols = exact.shape[0] // 2 * 2, exact.shape[1] // 2 * 2
+            summed = exact[0:rows:2, 0:cols:2] + exact[1:rows:2, 0:cols:2]
+            summed += exact[0:rows:2, 1:cols:2]
+            summed += exact[1:rows:2, 1:cols:2]
+            cache[level] = _Scene(summed.astype(below.values.dtype), summed,
+                                  float(summed.max()))
     return cache[level]
 
 
