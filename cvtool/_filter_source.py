@@ -46,7 +46,39 @@ class PaddedSource:
             self.padded = pad(image.astype(self.dtype), widths, "extend")
         else:
             self.row_index = pad_indices(self.height, self.top, self.bottom, mode)
+            self._col_runs: dict[tuple[int, int], list] = {}
             self.col_index = pad_indices(self.width, self.left, self.right, mode)
+
+    @property
+    def is_fill(self) -> bool:
+        """Whether padded pixels are a constant (zero, constant, normalized)."""
+        return self.padded is None and self.mode in ("zero", "constant", "normalized")
+
+    def pad_columns(self, band: np.ndarray, fill: np.ndarray | None) -> None:
+        """Make up the padding columns of a band whose image columns are filled in.
+
+        For index modes the padded columns copy image columns; for fill modes they are
+        ``fill`` (the caller passes the constant as it is after any per-column filtering).
+        """
+        left, right = self.left, self.right
+        stop = left + self.width
+        if self.is_fill:
+            if left:
+                band[:, :left] = fill
+            if right:
+                band[:, stop:] = fill
+            return
+        if left:
+            band[:, :left] = band[:, left + self.col_index[:left]]
+        if right:
+            band[:, stop:] = band[:, left + self.col_index[stop:]]
+
+    def image_rows(self) -> np.ndarray | None:
+        """The unpadded image as rows of ``W·C`` working-dtype values, if no copy is needed."""
+        img = self.image
+        if img.dtype != self.dtype or not img.flags.c_contiguous:
+            return None
+        return img.reshape(self.height, self.width * self.channels)
 
     def buffer(self, nrows: int, ncols: int | None = None) -> np.ndarray:
         """A scratch buffer big enough for a tile of ``nrows`` × ``ncols`` padded pixels."""
@@ -67,8 +99,15 @@ class PaddedSource:
             np.copyto(out, self.padded[r0:r1, c0:c1])
             return out
         out = buf[: (r1 - r0) * (c1 - c0) * self.channels].reshape((r1 - r0, c1 - c0) + self.tail)
-        col_runs = _runs(self.col_index[c0:c1])
-        for a, b, s in _runs(self.row_index[r0:r1]):
+        key = (c0, c1)
+        col_runs = self._col_runs.get(key)
+        if col_runs is None:  # tiles of a plan share a few column ranges: cache them
+            col_runs = self._col_runs[key] = _runs(self.col_index[c0:c1])
+        if self.top <= r0 and r1 <= self.top + self.height:  # interior band: one run
+            row_runs = [(0, r1 - r0, r0 - self.top)]
+        else:
+            row_runs = _runs(self.row_index[r0:r1])
+        for a, b, s in row_runs:
             if s < 0:
                 out[a:b] = self.fill
                 continue

@@ -156,17 +156,20 @@ def choose_strategy(kernel_shape: tuple[int, int], *, separable: bool, box: bool
     >>> choose_strategy((3, 3), separable=False, box=False)
     'direct'
     >>> choose_strategy((31, 31), separable=True, box=True)
-    'box'
+    'separable'
+    >>> choose_strategy((31, 31), separable=False, box=False)
+    'fft'
     """
     kh, kw = kernel_shape
     taps = kh * kw
-    if box and taps >= 16:
+    # Crossovers measured on 4096² float32, 2 cores (see benchmarks/bench_filter.py): the
+    # separable GEMM passes cost ~ kh + kw, box sums ~ log2(kw) + a constant (they win
+    # from about 40×40), direct GEMMs ~ kh·kw / strides, the FFT is flat (wins from ~11×11).
+    if box and kh + kw >= 80:
         return "box"
-    if separable and taps >= 9 and taps > kh + kw + 2:
+    if separable and kw >= 3 and taps >= 9:
         return "separable"
-    # FFT cost hardly depends on the kernel; direct cost grows with the taps kept by the
-    # stride. Below ~ 60 taps per output the direct bands win.
-    if taps >= 60 * stride[0] * stride[1] and _has_fft():
+    if taps >= 120 * stride[0] * stride[1] and _has_fft():
         return "fft"
     return "direct"
 

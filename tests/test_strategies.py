@@ -40,11 +40,23 @@ def check(got, image, kernel, *, float64: bool, fft: bool, **kwargs):
     np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
 
 
-@pytest.fixture(params=[64, 2048, 1 << 18], ids=["tiny-tiles", "small-tiles", "default"])
+TILINGS = {
+    # BAND_BYTES, GEMM_ROWS (rows per band), GEMM_MACS (column chunks), ROW_BLOCK
+    "tiny-tiles": (64, 1, 1, 1),
+    "small-tiles": (2048, 3, 300, 5),
+    "default": (_filter_strategies.BAND_BYTES, _filter_strategies.GEMM_ROWS,
+                _filter_strategies.GEMM_MACS, _filter_strategies.ROW_BLOCK),
+}
+
+
+@pytest.fixture(params=list(TILINGS))
 def band_bytes(request, monkeypatch):
-    """Tile budgets from far below one kernel to the default."""
-    monkeypatch.setattr(_filter_strategies, "BAND_BYTES", request.param)
-    return request.param
+    """Tilings from far below one kernel (1-row bands, 1-pixel chunks) to the default."""
+    values = TILINGS[request.param]
+    for name, value in zip(("BAND_BYTES", "GEMM_ROWS", "GEMM_MACS", "ROW_BLOCK"), values,
+                           strict=True):
+        monkeypatch.setattr(_filter_strategies, name, value)
+    return values
 
 
 @pytest.mark.parametrize("strategy", ["direct", "separable", "box", "fft"])
@@ -92,6 +104,7 @@ def test_strategy_valid_and_uint8(strategy, band_bytes):
 def test_threads_do_not_change_the_result(workers, monkeypatch):
     """The result is bit-identical for any thread count (tiles do not depend on it)."""
     monkeypatch.setattr(_filter_strategies, "BAND_BYTES", 4096)
+    monkeypatch.setattr(_filter_strategies, "GEMM_ROWS", 3)
     image = RNG.normal(size=(64, 50)).astype(np.float32)
     kernel = RNG.normal(size=(5, 5))
     for strategy in ("direct", "separable", "box"):
@@ -132,11 +145,15 @@ def test_separable_factors():
 
 
 def test_auto_choices():
-    """auto picks box for constant kernels, separable for rank 1, direct for small ones."""
-    assert choose_strategy((31, 31), separable=True, box=True) == "box"
+    """auto: box sums for large constant kernels, separable passes for rank 1, FFT for
+    large arbitrary kernels (less so with a stride), direct GEMMs otherwise."""
+    assert choose_strategy((101, 101), separable=True, box=True) == "box"
+    assert choose_strategy((31, 31), separable=True, box=True) == "separable"
     assert choose_strategy((7, 7), separable=True, box=False) == "separable"
+    assert choose_strategy((9, 1), separable=True, box=False) == "direct"
     assert choose_strategy((3, 3), separable=False, box=False) == "direct"
-    assert choose_strategy((3, 3), separable=False, box=False, stride=(4, 4)) == "direct"
+    assert choose_strategy((31, 31), separable=False, box=False) == "fft"
+    assert choose_strategy((31, 31), separable=False, box=False, stride=(4, 4)) == "direct"
 
 
 @pytest.mark.parametrize("k_shape", [(3, 3), (7, 7), (31, 31), (15, 3)])
