@@ -116,13 +116,16 @@ def _cvtool_command() -> list[str]:
 
 
 def _time_command(cmd: list[str], repeat: int = 3) -> float | None:
-    """Median seconds of a subprocess, or None when it fails (e.g. not written yet)."""
+    """Median seconds of a subprocess, or None when it fails (printing why)."""
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
         done = subprocess.run(cmd, capture_output=True, timeout=300)
         times.append(time.perf_counter() - start)
         if done.returncode != 0:
+            why = (done.stderr.decode(errors="replace").strip().splitlines() or ["?"])[-1]
+            print(f"  {Path(cmd[0]).name} failed (exit {done.returncode}): {why[:160]}",
+                  flush=True)
             return None
     return statistics.median(times)
 
@@ -154,7 +157,7 @@ def _end_to_end_rows(table: Table) -> None:
         magick = _time_command([convert, src, "-morphology", "Convolve", "Gaussian:0x1.1",
                                 os.path.join(tmp, "magick.png")], repeat=1)
         table.add("CLI: filter -n gaussian, 3840x2160 colour PNG", "ImageMagick convert",
-                  ours, magick, "report")
+                  ours, magick, "report" if magick is not None else "n/a: convert failed")
 
 
 def run() -> Table:
