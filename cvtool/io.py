@@ -55,6 +55,9 @@ FLOAT_SUFFIXES = frozenset(".npy .tif .tiff".split())
 
 OUT_RANGES = ("auto", "clip", "abs", "rescale", "raw")
 
+# Elements mapped at a time by to_pixel_type (256 KiB of float32).
+_MAP_CHUNK = 1 << 16
+
 _NOT_FINITE = ("the result has infinite or NaN values (overflow: kernel or pixel values too "
                "large for the arithmetic)")
 
@@ -323,23 +326,33 @@ def _tiff_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+def _swap_red_blue(image: np.ndarray) -> np.ndarray:
+    """A contiguous copy with channels 0 and 2 exchanged (B,G,R(,A) <-> R,G,B(,A)).
+
+    Copying plane by plane is about three times faster than ``ascontiguousarray`` of a
+    reversed view, which walks the pixels with a negative stride.
+    """
+    swapped = np.empty_like(image)
+    swapped[..., 0] = image[..., 2]
+    swapped[..., 1] = image[..., 1]
+    swapped[..., 2] = image[..., 0]
+    if image.shape[2] == 4:
+        swapped[..., 3] = image[..., 3]
+    return swapped
+
+
 def _from_opencv_order(image: np.ndarray) -> np.ndarray:
     if image.ndim == 3:
         if image.shape[2] == 1:
             return image[..., 0]
-        if image.shape[2] == 3:
-            return np.ascontiguousarray(image[..., ::-1])
-        if image.shape[2] == 4:
-            return np.ascontiguousarray(image[..., [2, 1, 0, 3]])
+        if image.shape[2] in (3, 4):
+            return _swap_red_blue(image)
     return image
 
 
 def _to_opencv_order(image: np.ndarray) -> np.ndarray:
-    if image.ndim == 3:
-        if image.shape[2] == 3:
-            return np.ascontiguousarray(image[..., ::-1])
-        if image.shape[2] == 4:
-            return np.ascontiguousarray(image[..., [2, 1, 0, 3]])
+    if image.ndim == 3 and image.shape[2] in (3, 4):
+        return _swap_red_blue(image)
     return image
 
 
@@ -634,17 +647,37 @@ def to_pixel_type(values: np.ndarray, mode: str, dtype: np.dtype) -> np.ndarray:
     """
     if mode == "raw":
         return values
-    if not np.isfinite(values).all():  # NaN has no pixel value (the cast would be arbitrary)
-        raise ProcessingError(_NOT_FINITE)
+    if mode not in ("clip", "abs", "rescale"):
+        raise UsageError(f"--out-range must be one of {', '.join(OUT_RANGES)}, got {mode!r}")
     dtype = np.dtype(dtype)
     top = float(np.iinfo(dtype).max)
-    if mode == "abs":
-        values = np.abs(values)
-    elif mode == "rescale":
-        low, high = float(values.min()), float(values.max())
+    flat = np.ascontiguousarray(values).reshape(-1)
+    offset, scale = 0.0, 1.0
+    if mode == "rescale" and flat.size:
+        low, high = float(flat.min()), float(flat.max())
+        if not (np.isfinite(low) and np.isfinite(high)):
+            raise ProcessingError(_NOT_FINITE)
         if high - low <= 0:
             return np.zeros(values.shape, dtype)
-        values = (values - low) * (top / (high - low))
-    elif mode != "clip":
-        raise UsageError(f"--out-range must be one of {', '.join(OUT_RANGES)}, got {mode!r}")
-    return np.clip(np.rint(values), 0, top).astype(dtype)
+        offset, scale = low, top / (high - low)
+    out = np.empty(flat.shape, dtype)
+    # Work in chunks that stay in cache: whole-image temporaries for abs, rint and clip cost
+    # more than the filter itself on a 4K colour image.
+    work_dtype = flat.dtype if flat.dtype.kind == "f" else np.dtype(np.float64)
+    buffer = np.empty(min(flat.size, _MAP_CHUNK), work_dtype)
+    for start in range(0, flat.size, _MAP_CHUNK):
+        part = flat[start:start + _MAP_CHUNK]
+        chunk = buffer[:part.size]
+        if mode == "abs":
+            np.abs(part, out=chunk)
+        elif mode == "rescale":
+            np.subtract(part, offset, out=chunk)
+            chunk *= scale
+        else:
+            chunk[...] = part
+        if not np.isfinite(chunk).all():  # NaN has no pixel value (the cast would be arbitrary)
+            raise ProcessingError(_NOT_FINITE)
+        np.rint(chunk, out=chunk)
+        np.clip(chunk, 0, top, out=chunk)
+        out[start:start + part.size] = chunk
+    return out.reshape(values.shape)

@@ -194,3 +194,27 @@ def test_claimed_writer_that_cannot_encode_is_refused_up_front(monkeypatch):
             io.check_output_path("out.png")
     finally:
         io._can_encode.cache_clear()
+
+
+@pytest.mark.parametrize("mode", ["clip", "abs", "rescale"])
+def test_chunked_mapping_equals_the_whole_array_formula(mode):
+    """to_pixel_type works in cache-sized chunks; across chunk edges it equals the one-shot map."""
+    rng = np.random.default_rng(4)
+    values = (rng.random((3 * io._MAP_CHUNK // 7 + 5, 7), dtype=np.float32) * 700 - 200)
+    if mode == "abs":
+        ref = np.abs(values)
+    elif mode == "rescale":
+        ref = (values - values.min()) * (65535.0 / (values.max() - values.min()))
+    else:
+        ref = values
+    expected = np.clip(np.rint(ref), 0, 65535).astype(np.uint16)
+    got = io.to_pixel_type(values, mode, np.dtype(np.uint16))
+    np.testing.assert_allclose(got.astype(int), expected.astype(int), atol=1 if mode == "rescale"
+                               else 0)
+
+
+def test_nan_in_a_later_chunk_is_refused():
+    values = np.zeros(io._MAP_CHUNK * 2 + 3, np.float32)
+    values[-2] = np.nan
+    with pytest.raises(ProcessingError):
+        io.to_pixel_type(values, "clip", np.dtype(np.uint8))
