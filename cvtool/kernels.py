@@ -20,7 +20,7 @@ from cvtool.errors import UsageError
 __all__ = [
     "KERNEL_ALIASES", "KERNEL_NAMES", "IDENTITY", "SHARPEN", "LAPLACIAN", "LINES_H", "LINES_V",
     "LINES_45", "LINES_135", "SOBEL_X", "SOBEL_Y", "EMBOSS", "box_kernel", "gaussian_kernel",
-    "is_zero_sum", "named_kernel", "normalize_kernel", "parse_kernel",
+    "is_zero_sum", "named_kernel", "normalize_kernel", "parse_kernel", "parse_number",
 ]
 
 _FILE_SUFFIXES = (".txt", ".csv", ".npy")
@@ -59,27 +59,47 @@ _FIXED: dict[str, np.ndarray] = {
     "sobel-y": SOBEL_Y, "emboss": EMBOSS,
 }
 
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# ASCII only: \d would also accept other scripts' digits, which float() then parses.
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
 
-def _parse_value(token: str) -> float:
-    """One kernel value: a decimal (``0.25``, ``-3``, ``1e-2``) or a fraction (``-1/8``)."""
+def parse_number(token: str, what: str = "kernel value") -> float:
+    """One number as users type it: a decimal (``0.25``, ``-3``, ``1e-2``) or a fraction (``-1/8``).
+
+    The one grammar for kernels and every number list of the CLI (ASCII digits only; NaN,
+    infinities and division by zero refused). ``what`` names the value in the message.
+
+    Examples
+    --------
+    >>> parse_number("-1/8"), parse_number("2.5e1")
+    (-0.125, 25.0)
+    >>> parse_number("x", "--probs value")
+    Traceback (most recent call last):
+    ...
+    cvtool.errors.UsageError: --probs value 'x' is not a number
+    """
     parts = token.split("/")
     if len(parts) > 2 or not all(_NUMBER.fullmatch(p) for p in parts):
         low = token.lower().lstrip("+-")
         if low in ("nan", "inf", "infinity"):
-            raise UsageError("kernel contains NaN or infinity")
-        raise UsageError(f"kernel value '{token}' is not a number")
+            raise UsageError(_not_finite(what, token))
+        raise UsageError(f"{what} '{token}' is not a number")
     if len(parts) == 2:
         num, den = Fraction(parts[0]), Fraction(parts[1])
         if den == 0:
-            raise UsageError(f"kernel value '{token}' divides by zero")
+            raise UsageError(f"{what} '{token}' divides by zero")
         value = float(num / den)
     else:
         value = float(parts[0])
     if not math.isfinite(value):
-        raise UsageError("kernel contains NaN or infinity")
+        raise UsageError(_not_finite(what, token))
     return value
+
+
+def _not_finite(what: str, token: str) -> str:
+    if what == "kernel value":
+        return "kernel contains NaN or infinity"
+    return f"{what} '{token}' is NaN or infinite"
 
 
 def _parse_text(text: str) -> np.ndarray:
@@ -87,7 +107,7 @@ def _parse_text(text: str) -> np.ndarray:
     rows = [r for r in rows if r]  # blank lines and a trailing ';' are not rows
     if not rows:
         raise UsageError("kernel is empty")
-    values = [[_parse_value(t) for t in re.split(r"[\s,]+", r) if t] for r in rows]
+    values = [[parse_number(t) for t in re.split(r"[\s,]+", r) if t] for r in rows]
     width = len(values[0])
     for i, row in enumerate(values[1:], start=2):
         if len(row) != width:

@@ -34,6 +34,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from cvtool import io
 from cvtool.errors import CvToolError, ProcessingError, UsageError
+from cvtool.kernels import parse_number
 
 #: Everything that is not a result goes to stderr (rich honours NO_COLOR by itself).
 console = Console(stderr=True, highlight=False)
@@ -75,25 +76,7 @@ def parse_number_list(text: str, option: str) -> list[float]:
     words = [w for w in _SEPARATORS.split(text.strip()) if w]
     if not words:
         raise UsageError(f"{option} needs at least one number")
-    values = []
-    for word in words:
-        value = _parse_number(word)
-        if value is None:
-            raise UsageError(f"{option}: {word!r} is not a number")
-        values.append(value)
-    return values
-
-
-def _parse_number(word: str) -> float | None:
-    try:
-        if "/" in word:
-            top, bottom = word.split("/", 1)
-            value = float(top) / float(bottom)
-        else:
-            value = float(word)
-    except (ValueError, ZeroDivisionError):
-        return None
-    return value if value == value and abs(value) != float("inf") else None
+    return [parse_number(word, f"{option} value") for word in words]
 
 
 def parse_stride(text: str) -> tuple[int, int]:
@@ -105,7 +88,7 @@ def parse_stride(text: str) -> tuple[int, int]:
     ((2, 2), (3, 1))
     """
     words = [w for w in _SEPARATORS.split(text.strip()) if w]
-    if len(words) not in (1, 2) or not all(re.fullmatch(r"[+-]?\d+", w) for w in words):
+    if len(words) not in (1, 2) or not all(re.fullmatch(r"[+-]?[0-9]+", w) for w in words):
         raise UsageError(f"--stride takes S or SY,SX (whole numbers), got {text!r}")
     values = [int(w) for w in words]
     if min(values) < 1:
