@@ -149,8 +149,8 @@ def _end_to_end_rows(table: Table) -> None:
                       float("nan"), base_s, "n/a: cvtool filter failed")
             return
         table.add("CLI: filter -n gaussian, 3840x2160 colour PNG", "python+cv2 script",
-                  ours, base_s, "report")
-        convert = shutil.which("convert")
+                  ours, base_s, "<= 1.5")
+        convert = _find_imagemagick()
         if convert is None:
             print("  ImageMagick convert: n/a (not installed)", flush=True)
             return
@@ -158,6 +158,27 @@ def _end_to_end_rows(table: Table) -> None:
                                 os.path.join(tmp, "magick.png")], repeat=1)
         table.add("CLI: filter -n gaussian, 3840x2160 colour PNG", "ImageMagick convert",
                   ours, magick, "report" if magick is not None else "n/a: convert failed")
+
+
+def _find_imagemagick() -> str | None:
+    """The first real ImageMagick on PATH (``magick``, then any ``convert`` that says so).
+
+    Some machines put a stand-in ``convert`` first on PATH; it is skipped.
+    """
+    candidates = [shutil.which("magick")]
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        candidates.append(shutil.which("convert", path=folder))
+    for candidate in candidates:
+        if not candidate:
+            continue
+        try:
+            version = subprocess.run([candidate, "-version"], capture_output=True, text=True,
+                                     timeout=10).stdout
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if version.startswith("Version: ImageMagick"):
+            return candidate
+    return None
 
 
 def run() -> Table:
