@@ -16,6 +16,7 @@ cvtool filter sample_images/astronaut.png -n sobel-x --gray -o "$out/astronaut_s
 cvtool filter sample_images/astronaut.png -n sharpen -p mirror -o "$out/astronaut_sharpen.png" -q
 cvtool correlate sample_images/astronaut.png -k "1 2 1; 2 4 2; 1 2 1" --normalize-kernel \
     -s 2 -o "$out/astronaut_half.png" -q
+echo "== entropy of sample_images/astronaut.png (its luminance histogram)"
 cvtool entropy sample_images/astronaut.png
 
 echo
