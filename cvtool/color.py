@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from cvtool.errors import UsageError
+from cvtool.errors import ProcessingError
 
 #: ITU-R BT.601 luma weights for R, G, B (what OpenCV's RGB2GRAY uses).
 BT601 = (0.299, 0.587, 0.114)
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:
-    """Luminance 0.299 R + 0.587 G + 0.114 B of an H×W×3/4 image; a gray image is returned as is.
+    """Luminance 0.299 R + 0.587 G + 0.114 B of an H×W×3/4 image; gray is returned as it is.
 
-    The result is floating point (float64 for float64 input, else float32) and an alpha channel
-    is dropped, so callers decide how to round it back to a pixel type.
+    The result of a colour image is floating point (float64 for float64 input, else float32),
+    so callers decide how to round it back to a pixel type. Alpha is dropped; a gray (+alpha)
+    image gives its gray plane unchanged.
 
     Examples
     --------
@@ -23,8 +24,10 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     """
     if image.ndim == 2:
         return image
+    if image.ndim == 3 and image.shape[2] in (1, 2):  # gray, or gray + alpha
+        return image[..., 0]
     if image.ndim != 3 or image.shape[2] not in (3, 4):
-        raise UsageError(f"gray conversion needs 1, 3 or 4 channels, got shape {image.shape}")
+        raise ProcessingError(f"gray conversion needs 1 to 4 channels, got shape {image.shape}")
     dtype = np.float64 if image.dtype == np.float64 else np.float32
     rgb = image[..., :3].astype(dtype, copy=False)
     weights = np.asarray(BT601, dtype=dtype)
@@ -32,14 +35,22 @@ def to_gray(image: np.ndarray) -> np.ndarray:
 
 
 def split_alpha(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """Split an H×W×4 image into its colour part and its alpha plane (None when there is none).
+    """Split off the alpha plane: gray+alpha (H×W×2) and RGBA (H×W×4) have one.
+
+    The one rule for every command: 2 channels are gray + alpha, 4 are R, G, B + alpha; any
+    other layout has no alpha and is returned as it is (with ``None``).
 
     Examples
     --------
     >>> colour, alpha = split_alpha(np.zeros((2, 2, 4)))
     >>> colour.shape, alpha.shape
     ((2, 2, 3), (2, 2))
+    >>> gray, alpha = split_alpha(np.zeros((2, 2, 2)))
+    >>> gray.shape, alpha.shape
+    ((2, 2), (2, 2))
     """
     if image.ndim == 3 and image.shape[2] == 4:
         return image[..., :3], image[..., 3]
+    if image.ndim == 3 and image.shape[2] == 2:
+        return image[..., 0], image[..., 1]
     return image, None
