@@ -629,6 +629,18 @@ def output_dtype(input_dtype: np.dtype) -> np.dtype:
     return dtype if dtype in (np.dtype(np.uint8), np.dtype(np.uint16)) else np.dtype(np.uint8)
 
 
+def full_scale(dtype: np.dtype) -> float:
+    """The largest value a pixel of ``dtype`` holds: the type's maximum for integers, 1 for floats.
+
+    Examples
+    --------
+    >>> full_scale(np.dtype(np.uint16)), full_scale(np.dtype(np.float32))
+    (65535.0, 1.0)
+    """
+    dtype = np.dtype(dtype)
+    return float(np.iinfo(dtype).max) if dtype.kind in "ui" else 1.0
+
+
 def to_pixel_type(values: np.ndarray, mode: str, dtype: np.dtype) -> np.ndarray:
     """Map floating-point results to a pixel type by ``--out-range`` (not ``auto``).
 
@@ -650,7 +662,7 @@ def to_pixel_type(values: np.ndarray, mode: str, dtype: np.dtype) -> np.ndarray:
     if mode not in ("clip", "abs", "rescale"):
         raise UsageError(f"--out-range must be one of {', '.join(OUT_RANGES)}, got {mode!r}")
     dtype = np.dtype(dtype)
-    top = float(np.iinfo(dtype).max)
+    top = full_scale(dtype)
     flat = np.ascontiguousarray(values).reshape(-1)
     offset, scale = 0.0, 1.0
     if mode == "rescale" and flat.size:

@@ -29,12 +29,12 @@ from cvtool.cli.common import (
 )
 from cvtool.color import split_alpha, to_gray
 from cvtool.errors import ProcessingError, UsageError
+from cvtool.filtering import SHAPES
 from cvtool.filtering import convolve as convolve_array
 from cvtool.filtering import correlate as correlate_array
 from cvtool.kernels import is_zero_sum, normalize_kernel, parse_kernel
-from cvtool.padding import canonical_padding
+from cvtool.padding import canonical_padding, pad
 
-SHAPES = ("same", "valid", "full")
 OPERATIONS = {"correlate": correlate_array, "convolve": convolve_array}
 
 Padding = Annotated[str, typer.Option(
@@ -89,71 +89,82 @@ def parse_settings(operation: str, kernel: np.ndarray, *, padding: str, pad_valu
         out_range=io.check_out_range(out_range, output), gray=gray)
 
 
-def _alpha_kernel(kernel_shape: tuple[int, int], operation: str) -> np.ndarray:
-    """An impulse that makes ``operation`` return the pixel under the kernel's anchor.
+def _pad_values_for(colour: np.ndarray, alpha: np.ndarray | None,
+                    values: tuple[float, ...]) -> tuple[float | list[float], float]:
+    """Split ``--pad-value`` into the colour channels' values and the alpha plane's.
 
-    Filtering alpha with it passes alpha through unchanged while following the colour
-    channels through every shape, stride and padding.
+    One value is a gray level for every colour channel; otherwise one per colour channel,
+    plus optionally one for alpha (whose border is otherwise opaque).
     """
-    impulse = np.zeros(kernel_shape)
-    rows, cols = kernel_shape
-    if operation == "correlate":
-        impulse[rows // 2, cols // 2] = 1.0
-    else:  # convolve rotates the kernel by 180 degrees first
-        impulse[rows - 1 - rows // 2, cols - 1 - cols // 2] = 1.0
-    return impulse
-
-
-def _pad_values_for(image: np.ndarray, values: tuple[float, ...]) -> tuple[float | list, float]:
-    """Split ``--pad-value`` into the colour channels' values and the alpha channel's."""
-    channels = 1 if image.ndim == 2 else image.shape[2]
-    has_alpha = channels == 4
-    colour_channels = 3 if has_alpha else channels
-    top = float(np.iinfo(image.dtype).max) if image.dtype.kind in "ui" else 1.0
-    alpha_value = values[3] if len(values) == 4 else top
-    colour_values = values[:3] if len(values) == 4 else values
-    if len(colour_values) == 1:
-        return colour_values[0], alpha_value
-    if len(colour_values) != colour_channels:
+    colour_channels = 1 if colour.ndim == 2 else colour.shape[2]
+    opaque = float(io.full_scale(alpha.dtype)) if alpha is not None else 0.0
+    if len(values) == 1:
+        return values[0], opaque
+    if alpha is not None and len(values) == colour_channels + 1:
+        return list(values[:-1]), values[-1]
+    if len(values) != colour_channels:
+        channels = colour_channels + (alpha is not None)
         raise ProcessingError(
             f"--pad-value has {len(values)} values but the image has {channels} channel(s)")
-    return list(colour_values), alpha_value
+    return list(values), opaque
 
 
-def filter_image(image: np.ndarray, settings: FilterSettings, *, workers: int = 1) -> np.ndarray:
+def _alpha_through(alpha: np.ndarray, settings: FilterSettings, value: float) -> np.ndarray:
+    """The alpha plane carried onto the output grid unchanged: for ``same`` alpha itself, for
+    ``valid``/``full`` the alpha under the kernel's anchor (the border made up by --padding),
+    then the stride."""
+    rows, cols = settings.kernel.shape
+    top, left = rows // 2, cols // 2
+    if settings.shape == "valid":
+        plane = alpha[top:top + alpha.shape[0] - rows + 1, left:left + alpha.shape[1] - cols + 1]
+    elif settings.shape == "full":
+        mode = "zero" if settings.padding == "normalized" else settings.padding
+        plane = pad(alpha, ((rows - 1 - top, top), (cols - 1 - left, left)), mode, value)
+    else:
+        plane = alpha
+    step_y, step_x = settings.stride
+    return plane[::step_y, ::step_x]
+
+
+def filter_image(image: np.ndarray, settings: FilterSettings, *,
+                 workers: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
     """Apply the settings' kernel to one image: gray first if asked, alpha passed through.
 
-    Returns floating-point values (float32, or float64 for float64 input), alpha included as
-    the last channel when the input had one.
+    Returns the filtered colour (or gray) values, floating point (float32, or float64 for
+    float64 input), and the alpha plane on the same output grid (None without alpha).
     """
     if settings.gray:
         image = to_gray(image)
     colour, alpha = split_alpha(image)
-    colour_pad, alpha_pad = _pad_values_for(image, settings.pad_value)
+    colour_pad, alpha_pad = _pad_values_for(colour, alpha, settings.pad_value)
     operation = OPERATIONS[settings.operation]
-    common = dict(padding=settings.padding, stride=settings.stride, shape=settings.shape,
-                  workers=workers)
-    result = operation(colour, settings.kernel, pad_value=colour_pad, **common)
+    result = operation(colour, settings.kernel, padding=settings.padding, pad_value=colour_pad,
+                       stride=settings.stride, shape=settings.shape, workers=workers)
     if alpha is None:
-        return result
-    alpha_out = operation(alpha, _alpha_kernel(settings.kernel.shape, settings.operation),
-                          pad_value=alpha_pad, **common)
-    return np.concatenate([result, alpha_out[..., None].astype(result.dtype)], axis=2)
+        return result, None
+    return result, _alpha_through(alpha, settings, alpha_pad)
 
 
-def to_output_pixels(values: np.ndarray, input_dtype: np.dtype, settings: FilterSettings,
-                     output: str) -> tuple[np.ndarray, str]:
-    """Map filtered values to the output's pixel type; returns the pixels and the mode used."""
+def to_output_pixels(values: np.ndarray, alpha: np.ndarray | None, input_dtype: np.dtype,
+                     settings: FilterSettings, output: str) -> tuple[np.ndarray, str]:
+    """Map filtered values to the output's pixel type, alpha appended last.
+
+    Returns the pixels and the ``--out-range`` mode that ``auto`` resolved to.
+    """
     mode = io.resolve_out_range(settings.out_range, input_dtype, output,
                                 is_zero_sum(settings.kernel))
     if mode == "raw":
-        return values, mode
-    dtype = io.output_dtype(input_dtype)
-    colour, alpha = split_alpha(values)
-    pixels = io.to_pixel_type(colour, mode, dtype)
-    if alpha is not None:
-        alpha_pixels = io.to_pixel_type(alpha, "clip", dtype)
-        pixels = np.concatenate([pixels, alpha_pixels[..., None]], axis=2)
+        colour = values
+    else:
+        colour = io.to_pixel_type(values, mode, io.output_dtype(input_dtype))
+    if alpha is None:
+        return colour, mode
+    if alpha.dtype != colour.dtype:
+        alpha = alpha if mode == "raw" else io.to_pixel_type(alpha, "clip", colour.dtype)
+    channels = 1 if colour.ndim == 2 else colour.shape[2]
+    pixels = np.empty(colour.shape[:2] + (channels + 1,), colour.dtype)
+    pixels[..., :channels] = colour.reshape(colour.shape[:2] + (channels,))
+    pixels[..., channels] = alpha
     return pixels, mode
 
 
@@ -166,8 +177,8 @@ def run_filter_batch(inputs: list[str], output: str, settings: FilterSettings, *
 
     def work(index: int, path: str) -> Outcome:
         image = io.read_image(path)
-        values = filter_image(image, settings, workers=workers)
-        pixels, mode = to_output_pixels(values, image.dtype, settings, targets[index])
+        values, alpha = filter_image(image, settings, workers=workers)
+        pixels, mode = to_output_pixels(values, alpha, image.dtype, settings, targets[index])
         io.write_image(targets[index], pixels)
         if not json_mode:
             return Outcome()
