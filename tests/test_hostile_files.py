@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import os
 import pickle
-import shutil
 import struct
 import subprocess
 import sys
 import zlib
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
+from helpers import CVTOOL, PEAK_RSS, PicklePayload, png_header
 
 from cvtool import io
-
-CVTOOL = shutil.which("cvtool", path=str(Path(sys.executable).parent)) or "cvtool"
 
 
 def _one_error_line(result, needle: str) -> None:
@@ -33,13 +30,6 @@ def _one_error_line(result, needle: str) -> None:
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
     assert needle in result.stderr
     assert "Traceback" not in result.output
-
-
-def _png_header(width: int, height: int) -> bytes:
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    chunk = b"IHDR" + ihdr
-    return (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(ihdr)) + chunk
-            + struct.pack(">I", zlib.crc32(chunk)))
 
 
 def _noise(shape, dtype=np.uint8, seed=0) -> np.ndarray:
@@ -98,17 +88,8 @@ def test_device_is_refused_instead_of_read_forever(invoke, tmp_path):
 # Decompression bombs and the pixel limit
 
 
-# A wrapper whose only child is cvtool, so RUSAGE_CHILDREN is cvtool's own peak memory.
-_PEAK_RSS = """
-import resource, subprocess, sys
-done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
-print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-sys.stderr.write(done.stderr)
-"""
-
-
 @pytest.mark.parametrize("name,header", [
-    ("bomb.png", _png_header(100000, 100000)),
+    ("bomb.png", png_header(100000, 100000)),
     ("bomb.pgm", b"P5\n# 900 megapixels\n30000 30000\n255\n"),
     ("bomb.bmp", b"BM" + b"\0" * 16 + struct.pack("<ii", 100000, -100000) + b"\0" * 28),
 ])
@@ -121,7 +102,7 @@ def test_decompression_bomb_is_refused_before_allocating(tmp_path, name, header)
     bomb = tmp_path / name
     bomb.write_bytes(header + zlib.compress(b"\0" * 100000))
     result = subprocess.run(
-        [sys.executable, "-c", _PEAK_RSS, CVTOOL, "correlate", str(bomb), "-k", "1", "-o",
+        [sys.executable, "-c", PEAK_RSS, CVTOOL, "correlate", str(bomb), "-k", "1", "-o",
          str(tmp_path / "out.png")], capture_output=True, text=True, timeout=120)
     code, peak_kib = map(int, result.stdout.split())
     assert code == 1
@@ -155,21 +136,11 @@ def test_malformed_pixel_limit_is_a_usage_error(invoke, tmp_path, monkeypatch):
 # .npy files never execute what they contain
 
 
-class _Payload:
-    """Unpickling this creates a marker file: proof that a pickle was executed."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (Path.touch, (self.marker,))
-
-
 def test_npy_with_a_pickle_payload_is_refused_and_not_executed(invoke, tmp_path):
     """An object array holding a pickle that would create a file: refused, file not created."""
     marker = tmp_path / "pwned"
     evil = tmp_path / "evil.npy"
-    np.save(evil, np.array([_Payload(marker)], dtype=object), allow_pickle=True)
+    np.save(evil, np.array([PicklePayload(marker)], dtype=object), allow_pickle=True)
     assert b"touch" in evil.read_bytes()  # the payload really is in the file
     result = invoke("correlate", evil, "-k", "1", "-o", tmp_path / "out.png")
     _one_error_line(result, "never unpickles")
@@ -180,7 +151,7 @@ def test_bare_pickle_named_npy_is_not_executed(invoke, tmp_path):
     """A plain pickle file (no NumPy header) under a .npy name is not loaded either."""
     marker = tmp_path / "pwned"
     evil = tmp_path / "evil.npy"
-    evil.write_bytes(pickle.dumps(_Payload(marker)))
+    evil.write_bytes(pickle.dumps(PicklePayload(marker)))
     result = invoke("correlate", evil, "-k", "1", "-o", tmp_path / "out.png")
     _one_error_line(result, "not a .npy file")
     assert not marker.exists()

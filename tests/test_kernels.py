@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from helpers import PicklePayload
 
 from cvtool import kernels
 from cvtool.errors import UsageError
@@ -100,10 +101,17 @@ def test_npy_files(tmp_path):
 
 
 def test_npy_object_arrays_are_not_unpickled(tmp_path):
-    """Kernels are loaded with allow_pickle=False: a pickled array is refused, not run."""
-    np.save(tmp_path / "o.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    with pytest.raises(UsageError):
-        parse_kernel(str(tmp_path / "o.npy"))
+    """Kernels are loaded with allow_pickle=False: a pickled array is refused, not run.
+
+    The payload creates a marker file when unpickled, so "not run" is checked, not assumed.
+    """
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "o.npy"
+    np.save(evil, np.array([PicklePayload(marker)], dtype=object), allow_pickle=True)
+    assert b"touch" in evil.read_bytes()  # the payload really is in the file
+    with pytest.raises(UsageError, match="Object arrays cannot be loaded"):
+        parse_kernel(str(evil))
+    assert not marker.exists()
 
 
 def test_normalize_and_zero_sum():
