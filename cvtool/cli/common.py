@@ -179,6 +179,8 @@ def expand_inputs(inputs: Sequence[str]) -> list[str]:
     # A malformed CVTOOL_MAX_PIXELS is a usage error (exit 2) before any file is read, not a
     # failure of every input in turn.
     io.max_pixels()
+    if list(inputs).count(io.STDIO) > 1:
+        raise UsageError("- (stdin) can be given only once")
     expanded: list[str] = []
     for item in inputs:
         if item == io.STDIO:
@@ -198,19 +200,46 @@ def expand_inputs(inputs: Sequence[str]) -> list[str]:
     return expanded
 
 
+def is_batch(arguments: Sequence[str]) -> bool:
+    """Whether the INPUT arguments ask for a batch: several, or a directory, or a glob.
+
+    Decided from the arguments, not from what they expand to, so ``cvtool filter photos/ -o
+    out`` writes into the directory ``out`` even on the day ``photos/`` holds one image.
+
+    Examples
+    --------
+    >>> is_batch(["a.png"]), is_batch(["a.png", "b.png"]), is_batch(["shots/*.png"])
+    (False, True, True)
+    """
+    if len(arguments) > 1:
+        return True
+    return any(os.path.isdir(a) or (not os.path.exists(a) and glob.has_magic(a))
+               for a in arguments)
+
+
 def plan_outputs(inputs: Sequence[str], output: str, *, option: str = "-o",
-                 suffix: str | None = None, force_dir: bool = False) -> list[str]:
+                 suffix: str | None = None, force_dir: bool = False,
+                 batch: bool = False) -> list[str]:
     """The output path of each input: ``output`` itself for one input, else ``output/<name>``.
 
     ``suffix`` replaces each input's suffix (``normalize --format``); ``force_dir`` treats
-    ``output`` as a directory even for one input. Refuses, as usage errors, an output that is
-    one of the inputs and two inputs that would write the same file.
+    ``output`` as a directory even for one input, and so does ``batch`` (see :func:`is_batch`).
+    Refuses, as usage errors, an output that is one of the inputs, two inputs that would
+    write the same file, and a directory output named like an image file.
     """
     if output == io.STDIO:
-        if len(inputs) != 1 or force_dir:
-            raise UsageError(f"{option} - (stdout) takes exactly one input, got {len(inputs)}")
+        if force_dir:
+            raise UsageError(f"{option} -: this command writes files into a directory, "
+                             f"not to stdout")
+        if len(inputs) != 1 or batch:
+            raise UsageError(f"{option} - (stdout) takes a single input, not a batch")
         return [output]
-    as_dir = force_dir or len(inputs) > 1 or os.path.isdir(output) or output.endswith(os.sep)
+    as_dir = (force_dir or batch or len(inputs) > 1 or os.path.isdir(output)
+              or output.endswith(os.sep))
+    if as_dir and not os.path.isdir(output) and io.suffix_of(output) in io.IMAGE_SUFFIXES:
+        raise UsageError(
+            f"{option} {output}: the outputs go into a directory, but this names a "
+            f"{io.suffix_of(output)} file; give a directory name (it is created)")
     if not as_dir:
         targets = [output]
     else:
@@ -232,7 +261,16 @@ def plan_outputs(inputs: Sequence[str], output: str, *, option: str = "-o",
     return targets
 
 
-def _same_file(a: str, b: str) -> bool:
+def same_file(a: str, b: str) -> bool:
+    """Whether two paths name the same file (or would, once created).
+
+    Examples
+    --------
+    >>> same_file("a/../b.png", "b.png"), same_file("-", "-")
+    (True, False)
+    """
+    if io.STDIO in (a, b):  # stdin and stdout are streams, never the same file as another path
+        return False
     try:
         return os.path.samefile(a, b)
     except OSError:
@@ -243,7 +281,7 @@ def _refuse_clobbering(inputs: Sequence[str], targets: Sequence[str], option: st
     real_inputs = [i for i in inputs if i != io.STDIO]
     for target in targets:
         for item in real_inputs:
-            if _same_file(target, item):
+            if same_file(target, item):
                 raise UsageError(
                     f"{option} {target} is the input {item}; refusing to overwrite an input")
     seen: dict[str, str] = {}

@@ -20,6 +20,7 @@ from cvtool.cli.common import (
     Quiet,
     engine_workers,
     expand_inputs,
+    is_batch,
     parse_choice,
     parse_number_list,
     parse_stride,
@@ -172,7 +173,7 @@ def run_filter_batch(inputs: list[str], output: str, settings: FilterSettings, *
                      quiet: bool, json_mode: bool) -> int:
     """Filter every input into its planned output; returns the exit code."""
     paths = expand_inputs(inputs)
-    targets = plan_outputs(paths, output)
+    targets = plan_outputs(paths, output, batch=is_batch(inputs))
     workers = engine_workers(jobs)
 
     def work(index: int, path: str) -> Outcome:

@@ -38,6 +38,7 @@ from cvtool.cli.common import (
     Quiet,
     console,
     expand_inputs,
+    is_batch,
     parse_number_list,
     plan_outputs,
     reporting_errors,
@@ -186,7 +187,7 @@ def _image_batch(inputs: list[str], base: Base, per_channel: bool, jobs: int, qu
 def _map_batch(inputs: list[str], window: int, output: str, jobs: int, quiet: bool,
                json_mode: bool) -> int:
     paths = expand_inputs(inputs)
-    targets = plan_outputs(paths, output)
+    targets = plan_outputs(paths, output, batch=is_batch(inputs))
     # A bar for one big image; run_batch shows its own across several.
     show_bar = console.is_terminal and not quiet and not json_mode and len(paths) == 1
 

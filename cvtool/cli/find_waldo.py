@@ -22,9 +22,11 @@ from cvtool.cli.common import (
     console,
     engine_workers,
     expand_inputs,
+    is_batch,
     plan_outputs,
     reporting_errors,
     run_batch,
+    same_file,
 )
 from cvtool.draw import annotate_matches
 from cvtool.errors import UsageError
@@ -102,17 +104,8 @@ def _record(path: str, settings: Settings, matches: list[Match], best: float | N
         "elapsed_ms": round(elapsed_ms, 3)})
 
 
-def _same_path(a: str, b: str) -> bool:
-    if io.STDIO in (a, b):
-        return False
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return os.path.abspath(a) == os.path.abspath(b)
-
-
 def _plan(paths: list[str], settings: Settings, output: str | None, heatmap: str | None,
-          json_mode: bool) -> tuple[list[str] | None, list[str] | None]:
+          json_mode: bool, batch: bool) -> tuple[list[str] | None, list[str] | None]:
     """Plan the annotated and heatmap outputs; refuse clashes before any work (exit 2)."""
     if settings.template_path == io.STDIO and io.STDIO in paths:
         raise UsageError("the template and a scene cannot both be read from stdin (-)")
@@ -121,11 +114,12 @@ def _plan(paths: list[str], settings: Settings, output: str | None, heatmap: str
     if json_mode and io.STDIO in (output, heatmap):
         raise UsageError("--json prints results on stdout; it cannot be combined with "
                          "writing an image to stdout (-)")
-    annotated = plan_outputs(paths, output) if output is not None else None
-    heatmaps = plan_outputs(paths, heatmap, option="--heatmap") if heatmap is not None else None
+    annotated = plan_outputs(paths, output, batch=batch) if output is not None else None
+    heatmaps = (plan_outputs(paths, heatmap, option="--heatmap", batch=batch)
+                if heatmap is not None else None)
     for option, targets in (("-o", annotated), ("--heatmap", heatmaps)):
         for target in targets or []:
-            if _same_path(target, settings.template_path):
+            if same_file(target, settings.template_path):
                 raise UsageError(f"{option} {target} is the template; refusing to overwrite it")
     if annotated and heatmaps:
         for a, h in zip(annotated, heatmaps, strict=True):
@@ -155,7 +149,7 @@ def run(scenes: list[str], settings: Settings, *, output: str | None, heatmap: s
         jobs: int, quiet: bool, json_mode: bool) -> int:
     """Search every scene; returns the exit code (0 all found, 1 any not found or failed)."""
     paths = expand_inputs(scenes)
-    annotated, heatmaps = _plan(paths, settings, output, heatmap, json_mode)
+    annotated, heatmaps = _plan(paths, settings, output, heatmap, json_mode, is_batch(scenes))
     template = io.read_image(settings.template_path)
     workers = engine_workers(jobs)
     # An image written to stdout is the result there; the text would corrupt it.

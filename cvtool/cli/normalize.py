@@ -53,6 +53,7 @@ from cvtool.cli.common import (
     plan_outputs,
     reporting_errors,
     run_batch,
+    same_file,
 )
 from cvtool.errors import CvToolError, ProcessingError, UsageError
 
@@ -274,7 +275,7 @@ def normalize(
 
 def _refuse_overwriting(stats_file: str, paths: list[str]) -> None:
     for item in paths:
-        if item != io.STDIO and Path(item).resolve() == Path(stats_file).resolve():
+        if same_file(item, stats_file):
             raise UsageError(f"--save-stats {stats_file} is also an input or output; "
                              "refusing to overwrite it")
 
