@@ -10,10 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import CVTOOL, PEAK_RSS
 
 from cvtool import io
-
-CVTOOL = shutil.which("cvtool", path=str(Path(sys.executable).parent)) or "cvtool"
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +48,20 @@ def test_jobs_1_and_2_write_identical_bytes(mixed_batch, tmp_path, extra):
 
 
 def test_json_lines_come_in_input_order_whatever_the_jobs(mixed_batch, tmp_path):
-    """`--json` records are printed in input order with -j 3 as with -j 1."""
+    """`--json` prints one record per input, in input order, with -j 3 as with -j 1; each
+    record names an output file that was written."""
+    inputs = sorted(str(p) for p in mixed_batch.iterdir())
     streams = []
     for jobs in (1, 3):
         result = _run("filter", mixed_batch, "-n", "box", "--size", "3", "--json",
                       "-o", tmp_path / f"j{jobs}", "-j", jobs)
         assert result.returncode == 0, result.stderr
-        streams.append([json.loads(line)["input"] for line in result.stdout.splitlines()])
-    assert streams[0] == streams[1] == sorted(streams[0])
+        records = [json.loads(line) for line in result.stdout.splitlines()]
+        assert len(records) == 13
+        for record in records:
+            assert Path(record["output"]).is_file(), record
+        streams.append([record["input"] for record in records])
+    assert streams[0] == streams[1] == inputs
 
 
 def test_failing_inputs_do_not_stop_a_parallel_batch(mixed_batch, tmp_path):
@@ -80,18 +85,9 @@ def test_failing_inputs_do_not_stop_a_parallel_batch(mixed_batch, tmp_path):
         io.read_image(outdir / name)
 
 
-# A wrapper process whose only child is cvtool: its RUSAGE_CHILDREN is cvtool's own peak RSS
-# (the test process's would be the largest of every child it ever waited for).
-_PEAK_RSS = """
-import resource, subprocess, sys
-code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE).returncode
-print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-"""
-
-
 def _peak_rss_kib(folder: Path, outdir: Path) -> int:
     result = subprocess.run(
-        [sys.executable, "-c", _PEAK_RSS, CVTOOL, "correlate", str(folder), "-k",
+        [sys.executable, "-c", PEAK_RSS, CVTOOL, "correlate", str(folder), "-k",
          "1 2 1; 2 4 2; 1 2 1", "--normalize-kernel", "-o", str(outdir), "-j", "2"],
         capture_output=True, text=True, timeout=600)
     code, peak = map(int, result.stdout.split())
