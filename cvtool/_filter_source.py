@@ -7,13 +7,15 @@ is assembled into a small reusable buffer (converting the input's dtype on the w
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from cvtool._parallel import map_threads, resolve_workers
 from cvtool.padding import pad, pad_indices
+
+# resolve_workers is re-exported: filtering and the strategies import it from here.
+__all__ = ["PaddedSource", "resolve_workers", "run_tiles"]
 
 
 class PaddedSource:
@@ -138,10 +140,6 @@ def _runs(index: np.ndarray) -> list[tuple[int, int, int]]:
     return [(a, b, int(index[a])) for a, b in zip(starts, stops, strict=True)]
 
 
-def resolve_workers(workers: int | None) -> int:
-    return max(1, os.cpu_count() or 1) if workers is None else workers
-
-
 def run_tiles(tiles: list, make_scratch: Callable[[], object],
               do_tile: Callable[..., None], workers: int) -> None:
     """Call ``do_tile(*tile, scratch)`` for every tile, on ``workers`` threads.
@@ -158,11 +156,9 @@ def run_tiles(tiles: list, make_scratch: Callable[[], object],
             do_tile(*t, scratch)
 
     if workers == 1:
-        chunk(tiles)
+        chunk(tiles)  # one chunk, one scratch buffer
         return
     n_chunks = min(len(tiles), workers * 4)
     parts = [tiles[i * len(tiles) // n_chunks:(i + 1) * len(tiles) // n_chunks]
              for i in range(n_chunks)]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for result in pool.map(chunk, parts):
-            del result  # re-raises the first exception from a worker
+    map_threads(chunk, parts, workers)

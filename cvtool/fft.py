@@ -13,11 +13,11 @@ once for the tile size, and tiles run on a thread pool (pocketfft releases the G
 from __future__ import annotations
 
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import numpy as np
+
+from cvtool._parallel import map_threads, resolve_workers
 
 __all__ = ["smooth_size", "fft_correlate_valid"]
 
@@ -143,7 +143,8 @@ def fft_correlate_valid(image: np.ndarray, kernel: np.ndarray, *,
     ------
     ValueError
         On mismatched dimensions or channels, an empty kernel, a kernel larger than the
-        image, or ``workers < 1``.
+        image, or ``workers`` not an integer >= 1 (a :class:`~cvtool.errors.UsageError`,
+        itself a ``ValueError``).
 
     Examples
     --------
@@ -166,10 +167,7 @@ def fft_correlate_valid(image: np.ndarray, kernel: np.ndarray, *,
     kh, kw = kernel.shape[:2]
     if kh > h or kw > w:
         raise ValueError(f"kernel {kh}x{kw} is larger than the image {h}x{w}")
-    if workers is None:
-        workers = os.cpu_count() or 1
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+    workers = resolve_workers(workers)
 
     dtype = np.result_type(image.dtype, kernel.dtype, np.float32)
     if dtype not in (np.float32, np.float64):
@@ -214,11 +212,5 @@ def fft_correlate_valid(image: np.ndarray, kernel: np.ndarray, *,
         out[i0:i0 + rows, j0:j0 + cols] = res[:rows, :cols]
 
     origins = [(i, j) for i in range(0, h_out, th) for j in range(0, w_out, tw)]
-    if workers == 1 or len(origins) == 1:
-        for origin in origins:
-            run(origin)
-    else:
-        with ThreadPoolExecutor(max_workers=min(workers, len(origins))) as pool:
-            # list() re-raises the first exception of any tile.
-            list(pool.map(run, origins))
+    map_threads(run, origins, workers)
     return out

@@ -18,13 +18,12 @@ Multi-scale searches of large templates run coarse-to-fine: each scale is search
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
+from cvtool._parallel import map_threads, resolve_workers
 from cvtool.color import split_alpha, to_gray
 from cvtool.errors import ProcessingError, UsageError
 from cvtool.fft import fft_correlate_valid
@@ -289,16 +288,11 @@ def _zncc_prepared(scene: _Scene, template: np.ndarray, workers: int | None) -> 
         np.clip(scores, -1.0, 1.0, out=scores)
 
     # Row bands keep each band's float64 temporaries in cache and spread over the threads.
-    threads = workers or os.cpu_count() or 1
+    threads = resolve_workers(workers)
     rows = out_shape[0]
     step = min(128, max(16, -(-rows // threads)))
     bands = [(r, min(rows, r + step)) for r in range(0, rows, step)]
-    if threads == 1 or len(bands) == 1:
-        for band in bands:
-            finish(band)
-    else:
-        with ThreadPoolExecutor(max_workers=min(threads, len(bands))) as pool:
-            list(pool.map(finish, bands))
+    map_threads(finish, bands, threads)
     return numerator
 
 
