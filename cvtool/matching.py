@@ -110,12 +110,13 @@ def _prepare(scene: np.ndarray, template: np.ndarray, gray: bool) -> tuple[_Scen
     dtype = np.float64 if np.float64 in (scene.dtype, template.dtype) else np.float32
     if scene.dtype == bool:
         scene = scene.view(np.uint8)
-    scene, _ = split_alpha(scene if scene.ndim == 3 else scene[:, :, None])
-    template, _ = split_alpha(template if template.ndim == 3 else template[:, :, None])
+    scene = _without_alpha(scene)
+    template = _without_alpha(template)
     if gray or (scene.shape[2] > 1) != (template.shape[2] > 1):
         template = _gray(template)
-        if scene.shape[2] > 1 and scene.dtype.kind == "u" and scene.dtype.itemsize <= 2:
-            scene = np.einsum("ijc,c->ij", scene[:, :, :3], np.array(_BT601_INT, np.uint32),
+        # Only RGB takes the exact integer gray; other counts go to _gray (which refuses them).
+        if scene.shape[2] == 3 and scene.dtype.kind == "u" and scene.dtype.itemsize <= 2:
+            scene = np.einsum("ijc,c->ij", scene, np.array(_BT601_INT, np.uint32),
                               dtype=np.uint32)[:, :, None]
         else:
             scene = _gray(scene)
@@ -130,6 +131,16 @@ def _prepare(scene: np.ndarray, template: np.ndarray, gray: bool) -> tuple[_Scen
             raise ProcessingError(f"{name} contains NaN or infinite values")
     peak = float(scene.max()) if exact is not None else float(np.max(np.abs(values)))
     return _Scene(values, exact, peak), template.astype(dtype, copy=False)
+
+
+def _without_alpha(image: np.ndarray) -> np.ndarray:
+    """``image`` as ``H × W × C`` colour (C = 1 for gray), alpha dropped.
+
+    :func:`cvtool.color.split_alpha` decides what alpha is (the 2nd of 2 channels, the 4th
+    of 4), so a gray+alpha array is matched as gray here as in every other command.
+    """
+    colour, _ = split_alpha(image)
+    return colour if colour.ndim == 3 else colour[:, :, None]
 
 
 def _gray(image: np.ndarray) -> np.ndarray:
@@ -308,7 +319,8 @@ def zncc(scene: np.ndarray, template: np.ndarray, *, gray: bool = False,
     ----------
     scene : ndarray, shape (H, W) or (H, W, C)
     template : ndarray, shape (h, w) or (h, w, C)
-        ``h <= H`` and ``w <= W``. An alpha channel (the 4th of 4) is ignored; a gray
+        ``h <= H`` and ``w <= W``. An alpha channel (the 2nd of 2, the 4th of 4; see
+        :func:`cvtool.color.split_alpha`) is ignored, so gray+alpha is gray; a gray
         template in a colour scene (or a colour template in a gray scene) is compared
         with the other's BT.601 gray (0.299 R + 0.587 G + 0.114 B); colour with colour
         is one joint ZNCC over all channels.
