@@ -14,6 +14,7 @@ A subcommand module (see ``cvtool/cli/correlate.py`` for the pattern) does three
 from __future__ import annotations
 
 import glob
+import json
 import os
 import re
 import signal
@@ -380,20 +381,29 @@ def _signals_ignored() -> Iterator[None]:
 
 def run_batch(inputs: Sequence[str], work: Callable[[int, str], Outcome], *, jobs: int = 1,
               quiet: bool = False, json_mode: bool = False, done_word: str = "written",
-              failed_word: str = "failed") -> int:
+              negative_word: str | None = None, json_key: str = "input") -> int:
     """Run ``work(index, input)`` for every input; return the exit code (0, or 1 on any failure).
 
     Results are printed to stdout in input order whatever ``jobs`` is. A failing input gets
-    its ``error:`` line and the others still run; with several inputs the last stderr line then
-    summarises (one input gets its one ``error:`` line only). Interruption stops at once: writes
-    in flight finish (they are atomic), no other write starts, the inputs finished are counted
-    on stderr, and ``typer.Exit`` carries 130 (SIGINT) or 143 (SIGTERM).
+    its ``error:`` line (and with ``json_mode`` a ``{json_key: input, "error": ...}`` record,
+    so records pair with inputs) and the others still run; with several inputs the last stderr
+    line then summarises (one input gets its one ``error:`` line only). An outcome that is not
+    ``ok`` without an error (find-waldo's "not found") is counted as ``negative_word``.
+    Interruption stops at once: writes in flight finish (they are atomic), no other write
+    starts, the inputs finished are counted on stderr, and ``typer.Exit`` carries 130
+    (SIGINT) or 143 (SIGTERM).
     """
     show_progress = console.is_terminal and not quiet and not json_mode and len(inputs) > 1
-    succeeded = failed = 0
+    succeeded = failed = negative = 0
     pool = _DaemonPool(inputs, work, jobs)
     futures = pool.futures
     progress = _progress_bar() if show_progress else None
+
+    def report_failure(name: str, message: str) -> None:
+        print_error(message)
+        if json_mode:
+            _print_result(json.dumps({json_key: name, "error": message}))
+
     try:
         task = progress.add_task("processing", total=len(inputs)) if progress else None
         if progress:
@@ -403,15 +413,15 @@ def run_batch(inputs: Sequence[str], work: Callable[[int, str], Outcome], *, job
             try:
                 outcome = future.result()
             except CvToolError as exc:
-                print_error(_prefixed(name, str(exc)))
+                report_failure(item, _prefixed(name, str(exc)))
                 failed += 1
             except MemoryError:
-                print_error(f"{name}: not enough memory to process this image")
+                report_failure(item, f"{name}: not enough memory to process this image")
                 failed += 1
             except Exception as exc:  # noqa: BLE001 - a bug must not lose the rest of the batch
                 if os.environ.get("CVTOOL_DEBUG"):
                     raise
-                print_error(f"{name}: internal error ({type(exc).__name__}: {exc})")
+                report_failure(item, f"{name}: internal error ({type(exc).__name__}: {exc})")
                 failed += 1
             else:
                 if outcome.text is not None:
@@ -419,7 +429,7 @@ def run_batch(inputs: Sequence[str], work: Callable[[int, str], Outcome], *, job
                 if outcome.ok:
                     succeeded += 1
                 else:
-                    failed += 1
+                    negative += 1
             if progress:
                 progress.advance(task)
     except KeyboardInterrupt as exc:
@@ -430,9 +440,14 @@ def run_batch(inputs: Sequence[str], work: Callable[[int, str], Outcome], *, job
     finally:
         if progress:
             progress.stop()
-    if failed:
+    if failed or negative:
         if len(inputs) > 1:
-            sys.stderr.write(f"{succeeded} {done_word}, {failed} {failed_word}\n")
+            counts = [f"{succeeded} {done_word}"]
+            if negative_word is not None:
+                counts.append(f"{negative} {negative_word}")
+            if failed or negative_word is None:
+                counts.append(f"{failed} failed")
+            sys.stderr.write(", ".join(counts) + "\n")
         return EXIT_FAILURE
     if console.is_terminal and not quiet and not json_mode and len(inputs) > 1:
         console.print(f"{succeeded} {done_word}")

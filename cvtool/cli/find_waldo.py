@@ -184,7 +184,7 @@ def run(scenes: list[str], settings: Settings, *, output: str | None, heatmap: s
         return Outcome(f"{name}: not found (best score={shown})", ok=False)
 
     return run_batch(paths, work, jobs=jobs, quiet=quiet, json_mode=json_mode,
-                     done_word="found", failed_word="not found")
+                     done_word="found", negative_word="not found", json_key="scene")
 
 
 def find_waldo(
