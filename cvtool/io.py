@@ -37,7 +37,8 @@ def _opencv_pixel_limit() -> str:
     return text if text.isdigit() and int(text) >= 1 else str(DEFAULT_MAX_PIXELS)
 
 
-os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", _opencv_pixel_limit())
+# Assigned, not defaulted: CVTOOL_MAX_PIXELS is the one documented limit, whatever else is set.
+os.environ["OPENCV_IO_MAX_IMAGE_PIXELS"] = _opencv_pixel_limit()
 
 import cv2  # noqa: E402  (the environment above must be set before OpenCV loads)
 
