@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
+import warnings
+
 import cv2
 import numpy as np
 import pytest
+from helpers import texture
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cvtool.errors import ProcessingError, UsageError
 from cvtool.matching import find, parse_scales, search, zncc
-
-
-def _texture(shape, seed=0, sigma=2.0):
-    """Smooth random texture in 0..255 (uint8): every window has structure to match."""
-    rng = np.random.default_rng(seed)
-    noise = rng.standard_normal(shape).astype(np.float32)
-    blurred = cv2.GaussianBlur(noise, (0, 0), sigma)
-    blurred = (blurred - blurred.min()) / (blurred.max() - blurred.min())
-    return np.clip(blurred * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
 def _window_std(scene, h, w):
@@ -41,7 +35,7 @@ def _window_std(scene, h, w):
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, np.float64])
 def test_gray_agrees_with_cv2_for_every_dtype(dtype):
     """Gray ZNCC equals TM_CCOEFF_NORMED within 1e-4 (exact integer path and float path)."""
-    scene = _texture((180, 230), 1).astype(dtype)
+    scene = texture((180, 230), 1).astype(dtype)
     template = scene[40:71, 90:127].copy()
     expected = cv2.matchTemplate(scene.astype(np.float32), template.astype(np.float32),
                                  cv2.TM_CCOEFF_NORMED)
@@ -50,7 +44,7 @@ def test_gray_agrees_with_cv2_for_every_dtype(dtype):
 
 def test_full_range_16_bit_agrees_with_cv2():
     """16-bit scenes using the whole range take the 64-bit exact window sums; still cv2's."""
-    scene = (_texture((150, 170), 27).astype(np.uint16) * 257) ^ np.uint16(0x5A)
+    scene = (texture((150, 170), 27).astype(np.uint16) * 257) ^ np.uint16(0x5A)
     template = scene[30:62, 40:80].copy()
     expected = cv2.matchTemplate(scene.astype(np.float32), template.astype(np.float32),
                                  cv2.TM_CCOEFF_NORMED)
@@ -60,8 +54,8 @@ def test_full_range_16_bit_agrees_with_cv2():
 @pytest.mark.parametrize("channels", [1, 2, 3])
 def test_exact_integer_sums_equal_the_float64_path(channels):
     """8-bit scenes use packed integer window sums; they agree with the float64 path."""
-    scene = np.stack([_texture((120, 140), 28 + c) for c in range(channels)], axis=2)
-    template = _texture((21, 17, channels), 40)
+    scene = np.stack([texture((120, 140), 28 + c) for c in range(channels)], axis=2)
+    template = texture((21, 17, channels), 40)
     exact = zncc(scene, template)
     reference = zncc(scene.astype(np.float64), template.astype(np.float64))
     np.testing.assert_allclose(exact, reference, atol=2e-6)
@@ -69,18 +63,18 @@ def test_exact_integer_sums_equal_the_float64_path(channels):
 
 def test_colour_is_one_joint_zncc_like_cv2():
     """Colour scores pool all channels in one normalisation, exactly as OpenCV does."""
-    scene = np.stack([_texture((150, 170), s) for s in (2, 3, 4)], axis=2)
-    template = _texture((25, 33, 3), 5)
+    scene = np.stack([texture((150, 170), s) for s in (2, 3, 4)], axis=2)
+    template = texture((25, 33, 3), 5)
     expected = cv2.matchTemplate(scene, template, cv2.TM_CCOEFF_NORMED)
     np.testing.assert_allclose(zncc(scene, template), expected, atol=1e-4)
 
 
 def test_agrees_with_cv2_where_windows_are_not_flat():
     """A scene with flat patches: agreement wherever the window has any contrast (std >= 1)."""
-    scene = _texture((200, 260), 6)
+    scene = texture((200, 260), 6)
     scene[20:120, 30:150] = 77  # a flat patch larger than the template
     scene[150:, 200:] = 255  # and a saturated corner
-    template = _texture((24, 30), 7)
+    template = texture((24, 30), 7)
     expected = cv2.matchTemplate(scene, template, cv2.TM_CCOEFF_NORMED)
     got = zncc(scene, template)
     textured = _window_std(scene, 24, 30) >= 1.0
@@ -90,7 +84,7 @@ def test_agrees_with_cv2_where_windows_are_not_flat():
 
 def test_large_scene_agrees_with_cv2_across_fft_tiles():
     """A scene big enough to be cut into several FFT tiles still agrees everywhere."""
-    scene = _texture((900, 1100), 8, sigma=1.5)
+    scene = texture((900, 1100), 8, sigma=1.5)
     template = scene[300:364, 500:564].copy()
     expected = cv2.matchTemplate(scene, template, cv2.TM_CCOEFF_NORMED)
     np.testing.assert_allclose(zncc(scene, template), expected, atol=1e-4)
@@ -98,7 +92,7 @@ def test_large_scene_agrees_with_cv2_across_fft_tiles():
 
 def test_gray_template_in_colour_scene_uses_the_scene_gray():
     """A gray template is compared with the BT.601 gray of a colour scene."""
-    scene = np.stack([_texture((90, 100), s) for s in (9, 10, 11)], axis=2)
+    scene = np.stack([texture((90, 100), s) for s in (9, 10, 11)], axis=2)
     gray = scene.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
     template = gray[20:45, 30:60].copy()
     expected = cv2.matchTemplate(gray.astype(np.float32), template.astype(np.float32),
@@ -107,17 +101,19 @@ def test_gray_template_in_colour_scene_uses_the_scene_gray():
 
 
 def test_gray_flag_converts_both():
-    """--gray: colour scene and colour template compared as BT.601 gray."""
-    scene = np.stack([_texture((80, 90), s) for s in (12, 13, 14)], axis=2)
+    """--gray: colour scene and colour template compared as BT.601 gray (OpenCV's score)."""
+    scene = np.stack([texture((80, 90), s) for s in (12, 13, 14)], axis=2)
     template = scene[10:30, 20:45].copy()
     weights = np.array([0.299, 0.587, 0.114])
-    expected = zncc(scene.astype(np.float64) @ weights, template.astype(np.float64) @ weights)
+    expected = cv2.matchTemplate((scene.astype(np.float64) @ weights).astype(np.float32),
+                                 (template.astype(np.float64) @ weights).astype(np.float32),
+                                 cv2.TM_CCOEFF_NORMED)
     np.testing.assert_allclose(zncc(scene, template, gray=True), expected, atol=1e-4)
 
 
 def test_alpha_channel_is_ignored():
     """An RGBA scene matches as its RGB part: alpha is not a colour."""
-    rgb = np.stack([_texture((60, 70), s) for s in (15, 16, 17)], axis=2)
+    rgb = np.stack([texture((60, 70), s) for s in (15, 16, 17)], axis=2)
     rgba = np.concatenate([rgb, np.full((60, 70, 1), 255, np.uint8)], axis=2)
     template = rgb[5:25, 10:30]
     np.testing.assert_array_equal(zncc(rgba, template), zncc(rgb, template))
@@ -128,21 +124,21 @@ def test_alpha_channel_is_ignored():
 
 def test_perfect_match_scores_plus_one():
     """The template cut from the scene scores +1 at its own place."""
-    scene = _texture((100, 120), 18)
+    scene = texture((100, 120), 18)
     scores = zncc(scene, scene[30:50, 40:75])
     assert scores[30, 40] == pytest.approx(1.0, abs=1e-6)
 
 
 def test_inverted_template_scores_minus_one():
     """The photographic negative of the window scores -1 there."""
-    scene = _texture((100, 120), 19)
+    scene = texture((100, 120), 19)
     scores = zncc(scene, 255 - scene[30:50, 40:75])
     assert scores[30, 40] == pytest.approx(-1.0, abs=1e-6)
 
 
 def test_brightness_and_contrast_do_not_change_the_score():
     """ZNCC is invariant to a*scene + b (a > 0): the whole map stays the same."""
-    scene = _texture((80, 90), 20).astype(np.float64)
+    scene = texture((80, 90), 20).astype(np.float64)
     template = scene[10:30, 20:40].copy()
     np.testing.assert_allclose(zncc(0.5 * scene + 60, template), zncc(scene, template),
                                atol=1e-9)
@@ -150,28 +146,34 @@ def test_brightness_and_contrast_do_not_change_the_score():
 
 def test_flat_scene_scores_zero_without_nan():
     """A constant scene has no contrast anywhere: every score is 0, none NaN."""
-    scores = zncc(np.full((40, 50), 128, np.uint8), _texture((10, 12), 21))
+    scores = zncc(np.full((40, 50), 128, np.uint8), texture((10, 12), 21))
     assert not np.isnan(scores).any() and np.all(scores == 0)
 
 
 def test_all_zero_scene_scores_zero_without_warnings():
-    """An all-black scene does not divide by zero (no warnings, no NaN)."""
-    with np.errstate(all="raise"):
-        scores = zncc(np.zeros((40, 50)), _texture((10, 12), 22).astype(float))
+    """An all-black scene does not divide by zero (no warnings, no NaN), on any thread.
+
+    The division happens on worker threads, which np.errstate does not reach; warning
+    filters are process-wide, so "error" turns a RuntimeWarning there into an exception
+    that the pool re-raises here. workers=2 makes sure the threaded path runs.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = zncc(np.zeros((40, 50)), texture((10, 12), 22).astype(float), workers=2)
     assert np.all(scores == 0)
 
 
 def test_flat_template_scores_zero():
     """A flat template correlates with nothing: 0, never NaN or 1."""
-    scores = zncc(_texture((40, 50), 23), np.full((8, 8), 9, np.uint8))
+    scores = zncc(texture((40, 50), 23), np.full((8, 8), 9, np.uint8))
     assert np.all(scores == 0)
 
 
 def test_flat_window_scores_zero_not_one():
     """A flat window next to textured ones scores exactly 0 (guarded denominator)."""
-    scene = _texture((60, 60), 24)
+    scene = texture((60, 60), 24)
     scene[:30, :30] = 50
-    scores = zncc(scene, _texture((10, 10), 25))
+    scores = zncc(scene, texture((10, 10), 25))
     assert np.all(scores[:21, :21] == 0)
 
 
@@ -195,15 +197,18 @@ def test_template_larger_than_scene_is_a_processing_error():
 
 
 def test_channel_mismatch_is_a_processing_error():
-    """Two colour arrays with different channel counts cannot be compared (a data problem)."""
-    with pytest.raises(ProcessingError, match="channels"):
-        zncc(np.zeros((10, 10, 3)), np.zeros((4, 4, 2)))
+    """Two colour arrays with different channel counts cannot be compared (a data problem).
+
+    (Two channels are gray+alpha, and gray meets colour as BT.601 gray, so 3 against 5.)
+    """
+    with pytest.raises(ProcessingError, match="scene has 3 channels but template has 5"):
+        zncc(np.zeros((10, 10, 3)), np.zeros((4, 4, 5)))
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_non_finite_values_are_refused(bad):
     """NaN or infinity would poison a whole FFT tile: refused with a clear error."""
-    scene = _texture((30, 30), 26).astype(np.float32)
+    scene = texture((30, 30), 26).astype(np.float32)
     scene[3, 4] = bad
     with pytest.raises(ProcessingError, match="NaN or infinite"):
         zncc(scene, scene[10:20, 10:20].copy())
@@ -214,8 +219,8 @@ def test_non_finite_values_are_refused(bad):
 
 def _planted(seed=30, shape=(240, 320), at=(70, 150), size=(40, 48)):
     """A textured scene with a distinct textured patch planted at ``at`` (row, col)."""
-    scene = _texture(shape, seed, sigma=2.5)
-    patch = _texture(size, seed + 1, sigma=2.0)
+    scene = texture(shape, seed, sigma=2.5)
+    patch = texture(size, seed + 1, sigma=2.0)
     y, x = at
     scene[y:y + size[0], x:x + size[1]] = patch
     return scene, patch
@@ -281,15 +286,15 @@ def test_rescaled_scene_is_missed_at_scale_one():
 def test_absent_template_not_found_at_default_threshold():
     """A patch that is not in the scene is reported as no match (best score < 0.8)."""
     scene, _ = _planted()
-    stranger = _texture((40, 48), 99, sigma=2.0)
+    stranger = texture((40, 48), 99, sigma=2.0)
     result = search(scene, stranger)
     assert result.matches == [] and result.best.score < 0.8
 
 
 def test_top_k_finds_three_planted_copies_without_duplicates():
     """--top-k 3: the three copies, best first, and no box overlapping another by > half."""
-    scene = _texture((260, 340), 40, sigma=2.5)
-    patch = _texture((30, 36), 41, sigma=2.0)
+    scene = texture((260, 340), 40, sigma=2.5)
+    patch = texture((30, 36), 41, sigma=2.0)
     places = [(20, 30), (120, 200), (200, 60)]
     for y, x in places:
         scene[y:y + 30, x:x + 36] = patch
@@ -300,7 +305,7 @@ def test_top_k_finds_three_planted_copies_without_duplicates():
 
 def test_top_k_suppresses_overlapping_boxes():
     """With a low threshold, top-k never returns two boxes sharing > half the smaller one."""
-    scene = _texture((120, 140), 42, sigma=4.0)
+    scene = texture((120, 140), 42, sigma=4.0)
     matches = find(scene, scene[40:70, 50:80], top_k=15, threshold=-1.0,
                    scales=[0.8, 1.0, 1.2])
     assert len(matches) == 15
@@ -327,7 +332,7 @@ def test_no_fitting_scale_is_a_processing_error():
 
 def test_coarse_to_fine_equals_exhaustive_search():
     """The pyramid only nominates places: boxes and scores equal the exhaustive search's."""
-    scene = _texture((600, 640), 50, sigma=3.0)
+    scene = texture((600, 640), 50, sigma=3.0)
     template = scene[200:272, 300:380].copy()
     scales = parse_scales("0.6:1.6:5")
     fast = find(scene, template, scales=scales, top_k=3, threshold=0.3)
