@@ -47,7 +47,7 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 2, 130, 143
 # Options shared by several subcommands (Annotated types, so each is declared once).
 
 Inputs = Annotated[list[str], typer.Argument(
-    metavar="INPUT", show_default=False,
+    metavar="INPUT...", show_default=False,
     help="Image files, shell globs or directories (their images directly inside); - is stdin.")]
 Output = Annotated[str, typer.Option(
     "-o", "--output", metavar="OUT",

@@ -273,7 +273,7 @@ def _check_form(inputs: list[str] | None, probs: str | None, logits: str | None,
 
 def entropy_command(
     inputs: Annotated[list[str] | None, typer.Argument(
-        metavar="IMAGE", show_default=False,
+        metavar="IMAGE...", show_default=False,
         help="Image files, shell globs or directories; - is stdin.")] = None,
     base: Annotated[str | None, typer.Option(
         "--base", metavar="2|e|10",

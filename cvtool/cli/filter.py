@@ -60,7 +60,7 @@ def print_kernel_table() -> None:
 
 def filter_images(
     inputs: Annotated[list[str] | None, typer.Argument(
-        metavar="INPUT", show_default=False,
+        metavar="INPUT...", show_default=False,
         help="Image files, shell globs or directories; - is stdin.")] = None,
     name: Annotated[str | None, typer.Option(
         "-n", "--name", metavar="NAME", help="Kernel name; see --list.")] = None,
