@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cvtool.color import split_alpha
 from cvtool.errors import ProcessingError, UsageError
 
 __all__ = [
@@ -38,6 +39,9 @@ _BLOCK_PIXELS = 1 << 20
 def colour_part(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """Split an image into its colour channels (H×W×C, C = 1 or 3) and its alpha (or None).
 
+    Which channel is alpha is :func:`cvtool.color.split_alpha`'s rule (the 2nd of 2, the 4th
+    of 4), the same for every command; gray comes back with a channel axis of 1.
+
     Examples
     --------
     >>> colour, alpha = colour_part(np.zeros((2, 3, 4), np.uint8))
@@ -45,17 +49,15 @@ def colour_part(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     ((2, 3, 3), (2, 3))
     >>> colour_part(np.zeros((2, 3)))[0].shape
     (2, 3, 1)
+    >>> colour, alpha = colour_part(np.zeros((2, 3, 2)))
+    >>> colour.shape, alpha.shape
+    ((2, 3, 1), (2, 3))
     """
-    if image.ndim == 2:
-        return image[..., None], None
-    if image.ndim == 3 and image.shape[2] in (1, 3):
-        return image, None
-    if image.ndim == 3 and image.shape[2] == 4:
-        return image[..., :3], image[..., 3]
-    if image.ndim == 3 and image.shape[2] == 2:     # gray + alpha
-        return image[..., :1], image[..., 1]
-    raise ProcessingError(f"expected a gray, RGB or RGBA image, got an array of shape "
-                          f"{image.shape}")
+    if not (image.ndim == 2 or (image.ndim == 3 and 1 <= image.shape[2] <= 4)):
+        raise ProcessingError(f"expected a gray, RGB or RGBA image, got an array of shape "
+                              f"{image.shape}")
+    colour, alpha = split_alpha(image)
+    return (colour if colour.ndim == 3 else colour[..., None]), alpha
 
 
 def channel_order(channels: int) -> str:

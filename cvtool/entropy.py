@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from cvtool.color import to_gray
+from cvtool.color import split_alpha, to_gray
 from cvtool.errors import ProcessingError, UsageError
 
 __all__ = [
@@ -443,11 +443,12 @@ def luminance(image: np.ndarray) -> np.ndarray:
     >>> luminance(np.array([[[255, 0, 0], [255, 255, 255]]], dtype=np.uint8))
     array([[ 76, 255]], dtype=uint8)
     """
-    if image.ndim == 2:
-        return image
-    if image.ndim == 3 and image.shape[2] in (1, 2):      # gray, or gray + alpha
-        return image[..., 0]
-    gray = to_gray(image)
+    colour, _ = split_alpha(image)  # the one rule for which channel is alpha
+    if colour.ndim == 2:
+        return colour
+    if colour.ndim == 3 and colour.shape[2] == 1:
+        return colour[..., 0]
+    gray = to_gray(colour)
     if np.issubdtype(image.dtype, np.integer):
         info = np.iinfo(image.dtype)
         return np.clip(np.rint(gray), info.min, info.max).astype(image.dtype)
@@ -545,14 +546,16 @@ def _entropy_of_counts(counts: np.ndarray, base: float) -> float:
 
 
 def _colour_planes(image: np.ndarray) -> list[tuple[str, np.ndarray]]:
-    if image.ndim == 2:
-        return [("L", image)]
-    if image.ndim == 3 and image.shape[2] in (3, 4):
-        return [(name, image[..., i]) for i, name in enumerate("RGB")]
-    if image.ndim == 3 and image.shape[2] in (1, 2):     # gray, or gray + alpha
-        return [("L", image[..., 0])]
-    raise ProcessingError(f"expected a gray, RGB or RGBA image, got an array of shape "
-                          f"{image.shape}")
+    """The named intensity planes, alpha left out (:func:`cvtool.color.split_alpha`'s rule)."""
+    if not (image.ndim == 2 or (image.ndim == 3 and 1 <= image.shape[2] <= 4)):
+        raise ProcessingError(f"expected a gray, RGB or RGBA image, got an array of shape "
+                              f"{image.shape}")
+    colour, _ = split_alpha(image)
+    if colour.ndim == 2:
+        return [("L", colour)]
+    if colour.shape[2] == 1:
+        return [("L", colour[..., 0])]
+    return [(name, colour[..., i]) for i, name in enumerate("RGB")]
 
 
 def image_entropy(image: np.ndarray, base: str | float = 2) -> float:
