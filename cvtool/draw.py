@@ -10,6 +10,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+# The same full scale as normalize's 0..1 mapping (255, 65535, 1.0 for floats).
+from cvtool.batchnorm import pixel_scale
+
 __all__ = ["draw_box", "draw_text", "text_size", "annotate_matches", "to_rgb"]
 
 # 3 columns × 5 rows per glyph, one string per row ("#" = ink).
@@ -122,10 +125,6 @@ def to_rgb(image: np.ndarray) -> np.ndarray:
     return image.copy()
 
 
-def _full_scale(dtype: np.dtype) -> float:
-    return float(np.iinfo(dtype).max) if dtype.kind in "ui" else 1.0
-
-
 def annotate_matches(scene: np.ndarray, boxes: Sequence[tuple[int, int, int, int, float]],
                      *, thickness: int | None = None) -> np.ndarray:
     """The scene in colour with each ``(x, y, width, height, score)`` boxed and labelled.
@@ -142,7 +141,7 @@ def annotate_matches(scene: np.ndarray, boxes: Sequence[tuple[int, int, int, int
     ((40, 50, 3), [255, 0, 0])
     """
     out = to_rgb(scene)
-    top = _full_scale(out.dtype)
+    top = pixel_scale(out.dtype)
     has_alpha = out.shape[2] == 4
 
     def paint(rgb: tuple[float, float, float]) -> list[float]:
