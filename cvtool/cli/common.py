@@ -397,7 +397,7 @@ def run_batch(inputs: Sequence[str], work: Callable[[int, str], Outcome], *, job
     succeeded = failed = negative = 0
     pool = _DaemonPool(inputs, work, jobs)
     futures = pool.futures
-    progress = _progress_bar() if show_progress else None
+    progress = progress_bar() if show_progress else None
 
     def report_failure(name: str, message: str) -> None:
         print_error(message)
@@ -494,6 +494,12 @@ def _print_result(text: str) -> None:
         os.close(devnull)
 
 
-def _progress_bar() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=True)
+def progress_bar(*, counted: bool = True) -> Progress:
+    """The one progress bar style (stderr, vanishes when done); ``counted`` shows ``done/total``.
+
+    Callers show it only when stderr is a terminal and neither ``-q`` nor ``--json`` is given.
+    """
+    columns = [TextColumn("{task.description}"), BarColumn()]
+    if counted:
+        columns.append(MofNCompleteColumn())
+    return Progress(*columns, TimeElapsedColumn(), console=console, transient=True)

@@ -28,7 +28,6 @@ from typing import Annotated
 
 import numpy as np
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cvtool import io
 from cvtool.cli.common import (
@@ -41,6 +40,7 @@ from cvtool.cli.common import (
     is_batch,
     parse_number_list,
     plan_outputs,
+    progress_bar,
     reporting_errors,
     run_batch,
 )
@@ -216,8 +216,7 @@ def _map_batch(inputs: list[str], window: int, output: str, jobs: int, quiet: bo
 
 
 def _local_entropy_with_bar(image: np.ndarray, window: int) -> np.ndarray:
-    bar = Progress(TextColumn("local entropy"), BarColumn(), TimeElapsedColumn(),
-                   console=console, transient=True)
+    bar = progress_bar(counted=False)
     with bar:
         task = bar.add_task("local entropy", total=1.0)
 

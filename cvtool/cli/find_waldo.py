@@ -10,7 +10,6 @@ from typing import Annotated
 
 import numpy as np
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cvtool import io
 from cvtool.cli.common import (
@@ -24,6 +23,7 @@ from cvtool.cli.common import (
     expand_inputs,
     is_batch,
     plan_outputs,
+    progress_bar,
     reporting_errors,
     run_batch,
     same_file,
@@ -134,8 +134,7 @@ def _search(scene: np.ndarray, template: np.ndarray, settings: Settings, workers
                    gray=settings.gray, workers=workers)
     if not show_bar:
         return search(scene, template, **options)
-    bar = Progress(TextColumn("scales"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=console, transient=True)
+    bar = progress_bar()
     with bar:
         task = bar.add_task("scales", total=len(settings.scales))
 
