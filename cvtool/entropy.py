@@ -234,11 +234,7 @@ def cross_entropy(target: Sequence[float] | np.ndarray, pred: Sequence[float] | 
     >>> cross_entropy([0.5, 0.5], [1.0, 0.0])
     inf
     """
-    b = base_value(base)
-    t = check_distribution(target, "--target")
-    q = check_distribution(pred, "--probs")
-    _check_same_length(t, q)
-    mask = t > 0
+    b, t, q, mask = _pair(target, pred, base)
     if np.any(q[mask] == 0):
         return math.inf
     return float(-np.sum(t[mask] * _log(q[mask], b))) + 0.0
@@ -272,11 +268,7 @@ def kl_divergence(p: Sequence[float] | np.ndarray, q: Sequence[float] | np.ndarr
     >>> round(kl_divergence([0.5, 0.5], [0.25, 0.75]), 6)
     0.207519
     """
-    b = base_value(base)
-    pp = check_distribution(p, "--target")
-    qq = check_distribution(q, "--probs")
-    _check_same_length(pp, qq)
-    mask = pp > 0
+    b, pp, qq, mask = _pair(p, q, base)
     if np.any(qq[mask] == 0):
         return math.inf
     terms = pp[mask] * _log(pp[mask] / qq[mask], b)
@@ -284,11 +276,25 @@ def kl_divergence(p: Sequence[float] | np.ndarray, q: Sequence[float] | np.ndarr
     return max(float(np.sum(terms)), 0.0)
 
 
-def _check_same_length(target: np.ndarray, pred: np.ndarray,
-                       names: tuple[str, str] = ("--target", "--probs")) -> None:
-    if target.shape != pred.shape:
-        raise UsageError(f"{names[0]} has {target.size} values but {names[1]} has {pred.size}; "
+def _pair(target: Sequence[float] | np.ndarray, other: Sequence[float] | np.ndarray,
+          base: str | float, other_name: str = "--probs",
+          ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """The checks every two-argument loss starts with; returns ``(base, t, other, t > 0)``.
+
+    ``target`` must be a distribution; ``other`` is one too (``--probs``) or logits
+    (``--logits``); both the same length. The mask picks the terms that count
+    (0 · log 0 = 0).
+    """
+    b = base_value(base)
+    t = check_distribution(target, "--target")
+    if other_name == "--logits":
+        q = check_logits(other)
+    else:
+        q = check_distribution(other, other_name)
+    if t.shape != q.shape:
+        raise UsageError(f"--target has {t.size} values but {other_name} has {q.size}; "
                          "they must be the same length")
+    return b, t, q, t > 0
 
 
 def logsumexp(z: np.ndarray | Sequence[float], axis: int = -1) -> np.ndarray | float:
@@ -337,10 +343,12 @@ def log_softmax(z: np.ndarray | Sequence[float], axis: int = -1) -> np.ndarray:
     array([    0., -2000.])
     """
     arr = np.asarray(z, dtype=np.float64)
-    m = np.max(arr, axis=axis, keepdims=True)
+    # Shift first so the result is exactly z − max − log Σ exp(z − max): logsumexp of the
+    # shifted logits has maximum 0, so it shifts by nothing more and adds no rounding.
+    # Logits ~1e308 apart overflow in the subtraction; −inf is then the right answer.
     with np.errstate(over="ignore"):
-        shifted = arr - m
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+        shifted = arr - np.max(arr, axis=axis, keepdims=True)
+    return shifted - np.expand_dims(logsumexp(shifted, axis=axis), axis)
 
 
 def check_logits(z: Sequence[float] | np.ndarray, name: str = "--logits") -> np.ndarray:
@@ -389,22 +397,19 @@ def cross_entropy_logits(logits: Sequence[float] | np.ndarray, *,
     >>> cross_entropy_logits([1000.0, -1000.0], label=1, base="e")
     2000.0
     """
-    b = base_value(base)
-    z = check_logits(logits)
     if (target is None) == (label is None):
         raise UsageError("give exactly one of --target and --label with --logits")
-    logp = log_softmax(z)
-    if label is not None:
-        if isinstance(label, bool) or int(label) != label:
-            raise UsageError(f"--label must be a whole number, got {label!r}")
-        if not 0 <= int(label) < z.size:
-            raise UsageError(f"--label must be a class index from 0 to {z.size - 1} "
-                             f"(0-based, {z.size} logits), got {label}")
-        return float(-logp[int(label)] / math.log(b)) + 0.0
-    t = check_distribution(target, "--target")
-    _check_same_length(t, z, ("--target", "--logits"))
-    mask = t > 0
-    return float(-np.sum(t[mask] * logp[mask]) / math.log(b)) + 0.0
+    if target is not None:
+        b, t, z, mask = _pair(target, logits, base, "--logits")
+        return float(-np.sum(t[mask] * log_softmax(z)[mask]) / math.log(b)) + 0.0
+    b = base_value(base)
+    z = check_logits(logits)
+    if isinstance(label, bool) or int(label) != label:
+        raise UsageError(f"--label must be a whole number, got {label!r}")
+    if not 0 <= int(label) < z.size:
+        raise UsageError(f"--label must be a class index from 0 to {z.size - 1} "
+                         f"(0-based, {z.size} logits), got {label}")
+    return float(-log_softmax(z)[int(label)] / math.log(b)) + 0.0
 
 
 def kl_divergence_logits(target: Sequence[float] | np.ndarray,
@@ -418,11 +423,7 @@ def kl_divergence_logits(target: Sequence[float] | np.ndarray,
     >>> kl_divergence_logits([0.0, 1.0], [1000.0, -1000.0], base="e")
     2000.0
     """
-    b = base_value(base)
-    z = check_logits(logits)
-    t = check_distribution(target, "--target")
-    _check_same_length(t, z, ("--target", "--logits"))
-    mask = t > 0
+    b, t, z, mask = _pair(target, logits, base, "--logits")
     terms = t[mask] * (np.log(t[mask]) - log_softmax(z)[mask])
     return max(float(np.sum(terms)) / math.log(b), 0.0)
 
