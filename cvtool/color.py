@@ -34,6 +34,19 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     return rgb @ weights
 
 
+def full_scale(dtype: np.dtype) -> float:
+    """The largest value a pixel of ``dtype`` holds (1.0 on the 0..1 scale): the integer
+    type's maximum (255, 65535, ...), or 1 for floating point.
+
+    Examples
+    --------
+    >>> full_scale(np.dtype(np.uint16)), full_scale(np.dtype(np.float32))
+    (65535.0, 1.0)
+    """
+    dtype = np.dtype(dtype)
+    return float(np.iinfo(dtype).max) if dtype.kind in "ui" else 1.0
+
+
 def split_alpha(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """Split off the alpha plane: gray+alpha (H×W×2) and RGBA (H×W×4) have one.
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cvtool.color import full_scale
 from cvtool.errors import ProcessingError, UsageError
 
 #: Default largest image, in pixels, that cvtool decodes (override with ``CVTOOL_MAX_PIXELS``).
@@ -628,18 +629,6 @@ def output_dtype(input_dtype: np.dtype) -> np.dtype:
     """
     dtype = np.dtype(input_dtype)
     return dtype if dtype in (np.dtype(np.uint8), np.dtype(np.uint16)) else np.dtype(np.uint8)
-
-
-def full_scale(dtype: np.dtype) -> float:
-    """The largest value a pixel of ``dtype`` holds: the type's maximum for integers, 1 for floats.
-
-    Examples
-    --------
-    >>> full_scale(np.dtype(np.uint16)), full_scale(np.dtype(np.float32))
-    (65535.0, 1.0)
-    """
-    dtype = np.dtype(dtype)
-    return float(np.iinfo(dtype).max) if dtype.kind in "ui" else 1.0
 
 
 def to_pixel_type(values: np.ndarray, mode: str, dtype: np.dtype) -> np.ndarray:

@@ -28,7 +28,7 @@ from cvtool.cli.common import (
     reporting_errors,
     run_batch,
 )
-from cvtool.color import split_alpha, to_gray
+from cvtool.color import full_scale, split_alpha, to_gray
 from cvtool.errors import ProcessingError, UsageError
 from cvtool.filtering import SHAPES
 from cvtool.filtering import convolve as convolve_array
@@ -98,7 +98,7 @@ def _pad_values_for(colour: np.ndarray, alpha: np.ndarray | None,
     plus optionally one for alpha (whose border is otherwise opaque).
     """
     colour_channels = 1 if colour.ndim == 2 else colour.shape[2]
-    opaque = float(io.full_scale(alpha.dtype)) if alpha is not None else 0.0
+    opaque = full_scale(alpha.dtype) if alpha is not None else 0.0
     if len(values) == 1:
         return values[0], opaque
     if alpha is not None and len(values) == colour_channels + 1:
