@@ -18,6 +18,7 @@ Multi-scale searches of large templates run coarse-to-fine: each scale is search
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ from cvtool._parallel import map_threads, resolve_workers
 from cvtool.color import split_alpha, to_gray
 from cvtool.errors import ProcessingError, UsageError
 from cvtool.fft import fft_correlate_valid
+from cvtool.kernels import parse_number
 from cvtool.resample import pyramid_down, resize
 
 __all__ = ["Match", "SearchResult", "zncc", "find", "search", "parse_scales"]
@@ -356,24 +358,28 @@ def zncc(scene: np.ndarray, template: np.ndarray, *, gray: bool = False,
 def parse_scales(text: str) -> list[float]:
     """Parse ``MIN:MAX:N`` (N factors spaced geometrically) or a list ``S1,S2,...``.
 
+    Each factor is read with :func:`cvtool.kernels.parse_number`, the grammar of every number
+    the CLI takes (ASCII digits, fractions such as ``1/2``, no NaN or infinity); ``N`` is a
+    whole number in ASCII digits.
+
     Examples
     --------
     >>> parse_scales("0.5:2:3")
     [0.5, 1.0, 2.0]
-    >>> parse_scales("1, 1.25")
-    [1.0, 1.25]
+    >>> parse_scales("1/2, 1.25")
+    [0.5, 1.25]
     """
     text = text.strip()
     if ":" in text:
-        parts = text.split(":")
+        parts = [p.strip() for p in text.split(":")]
         if len(parts) != 3:
             raise UsageError(f"--scales takes MIN:MAX:N or S1,S2,..., got {text!r}")
-        try:
-            low, high = float(parts[0]), float(parts[1])
-            count = int(parts[2])
-        except ValueError:
+        low, high = (parse_number(p, "--scales value") for p in parts[:2])
+        # ASCII only, as parse_number: int() alone would also take "١" or "1_0".
+        if not re.fullmatch(r"[+-]?[0-9]+", parts[2], re.ASCII):
             raise UsageError(f"--scales takes MIN:MAX:N with N a whole number, "
-                             f"got {text!r}") from None
+                             f"got {text!r}")
+        count = int(parts[2])
         if count < 1:
             raise UsageError(f"--scales: N must be >= 1, got {count}")
         _check_scales([low, high])
@@ -386,10 +392,7 @@ def parse_scales(text: str) -> list[float]:
     words = [w for w in text.replace(",", " ").split() if w]
     if not words:
         raise UsageError("--scales needs at least one factor")
-    try:
-        values = [float(w) for w in words]
-    except ValueError:
-        raise UsageError(f"--scales takes MIN:MAX:N or S1,S2,..., got {text!r}") from None
+    values = [parse_number(w, "--scales value") for w in words]
     _check_scales(values)
     return values
 
