@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from test_filtering import oracle
 
+import cvtool.fft
 from cvtool import _filter_strategies
 from cvtool.filtering import choose_strategy, convolve, correlate, separable_factors
 
@@ -41,21 +42,27 @@ def check(got, image, kernel, *, float64: bool, fft: bool, **kwargs):
 
 
 TILINGS = {
-    # BAND_BYTES, GEMM_ROWS (rows per band), GEMM_MACS (column chunks), ROW_BLOCK
-    "tiny-tiles": (64, 1, 1, 1),
-    "small-tiles": (2048, 3, 300, 5),
+    # BAND_BYTES, GEMM_ROWS (rows per band), GEMM_MACS (column chunks), ROW_BLOCK, and the
+    # FFT tile plan: input tile (fh, fw) for a kernel (kh, kw) gives (fh-kh+1)×(fw-kw+1)
+    # outputs per tile (None: the real planner, cvtool.fft._plan).
+    "tiny-tiles": (64, 1, 1, 1, lambda h, w, kh, kw: (kh + 1, kw + 1)),  # 2×2 outputs
+    "small-tiles": (2048, 3, 300, 5, lambda h, w, kh, kw: (kh + 3, kw + 4)),  # 4×5 outputs
     "default": (_filter_strategies.BAND_BYTES, _filter_strategies.GEMM_ROWS,
-                _filter_strategies.GEMM_MACS, _filter_strategies.ROW_BLOCK),
+                _filter_strategies.GEMM_MACS, _filter_strategies.ROW_BLOCK, None),
 }
 
 
 @pytest.fixture(params=list(TILINGS))
 def band_bytes(request, monkeypatch):
-    """Tilings from far below one kernel (1-row bands, 1-pixel chunks) to the default."""
-    values = TILINGS[request.param]
+    """Tilings from far below one kernel (1-row bands, 1-pixel chunks, FFT tiles of 2×2
+    outputs) to the default; the small FFT tiles (2×2, 4×5 outputs) are smaller than most
+    kernels here, so overlap-save stitches many partial tiles through correlate(strategy="fft")."""
+    *values, plan = TILINGS[request.param]
     for name, value in zip(("BAND_BYTES", "GEMM_ROWS", "GEMM_MACS", "ROW_BLOCK"), values,
                            strict=True):
         monkeypatch.setattr(_filter_strategies, name, value)
+    if plan is not None:
+        monkeypatch.setattr(cvtool.fft, "_plan", plan)
     return values
 
 
@@ -105,14 +112,13 @@ def test_threads_do_not_change_the_result(workers, monkeypatch):
     """The result is bit-identical for any thread count (tiles do not depend on it)."""
     monkeypatch.setattr(_filter_strategies, "BAND_BYTES", 4096)
     monkeypatch.setattr(_filter_strategies, "GEMM_ROWS", 3)
+    monkeypatch.setattr(cvtool.fft, "_plan", lambda h, w, kh, kw: (kh + 6, kw + 8))
     image = RNG.normal(size=(64, 50)).astype(np.float32)
-    kernel = RNG.normal(size=(5, 5))
-    for strategy in ("direct", "separable", "box"):
+    for strategy in ("direct", "separable", "box", "fft"):
         k = kernel_for(strategy, (5, 5), positive=False)
         ref = correlate(image, k, strategy=strategy, workers=1)
         np.testing.assert_array_equal(correlate(image, k, strategy=strategy, workers=workers),
                                       ref)
-    del kernel
 
 
 def test_box_precision_on_a_large_bright_image():
