@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import CVTOOL
 
 from cvtool import __version__, io
-
-CVTOOL = shutil.which("cvtool", path=str(Path(sys.executable).parent)) or "cvtool"
 
 
 def run(*args, **kwargs) -> subprocess.CompletedProcess:
@@ -37,9 +33,12 @@ def test_correlate_a_png_end_to_end(tmp_path):
 
 
 def test_user_mistake_is_one_line_without_traceback(tmp_path):
+    """A usage mistake (a ragged kernel) is exactly one `error:` line, exit 2, no traceback."""
     result = run("convolve", tmp_path / "missing.png", "-k", "1 2; 3", "-o", tmp_path / "o.png")
     assert result.returncode == 2
-    assert result.stderr.decode().startswith("error: ") and b"Traceback" not in result.stderr
+    err = result.stderr.decode()
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert "kernel row 2" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("name", ["a b.png", "ümlaut é.png"])

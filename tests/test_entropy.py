@@ -25,7 +25,6 @@ from cvtool.entropy import (
     luminance,
     max_local_entropy,
     softmax,
-    unit_of,
 )
 from cvtool.errors import ProcessingError, UsageError
 
@@ -82,12 +81,6 @@ def test_invalid_probabilities_are_usage_errors_naming_the_option(probs, fragmen
 def test_sum_within_tolerance_is_accepted():
     """Hand-typed thirds (0.333333 ×3) are within 1e-6 of 1 and accepted."""
     assert entropy([0.3333333, 0.3333333, 0.3333334]) == pytest.approx(math.log2(3))
-
-
-@pytest.mark.parametrize("base,unit", [("2", "bits"), ("e", "nats"), ("10", "hartleys")])
-def test_units_follow_the_base(base, unit):
-    """Every number is printed with its unit; each named base has one."""
-    assert unit_of(base) == unit
 
 
 def test_unknown_base_name_is_refused():

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import math
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.stats
+from helpers import CVTOOL
 
 from cvtool import io
 from cvtool.entropy import local_entropy
@@ -162,8 +161,11 @@ def test_float_image_outside_0_1_is_a_data_error(invoke, tmp_path):
 # --- local entropy maps -----------------------------------------------------------------------
 
 
-def test_window_map_to_npy_is_raw_bits(invoke, gray_png, tmp_path):
-    """.npy keeps the map in bits, the input's size, equal to the library's map."""
+def test_window_map_to_npy_equals_the_library_map_in_bits(invoke, gray_png, tmp_path):
+    """Wiring: .npy keeps local_entropy's map (bits, the input's size) unchanged.
+
+    The map itself is checked against a naive oracle and skimage in test_entropy.py.
+    """
     out = tmp_path / "map.npy"
     result = invoke("entropy", gray_png, "--window", "5", "-o", str(out))
     assert result.exit_code == 0, result.stderr
@@ -172,8 +174,10 @@ def test_window_map_to_npy_is_raw_bits(invoke, gray_png, tmp_path):
     np.testing.assert_array_equal(np.load(out), expected)
 
 
-def test_window_map_to_png_scales_255_to_the_largest_possible_value(invoke, gray_png, tmp_path):
-    """8-bit output: 255 stands for log2(min(N², 256)) = log2(9) bits with N = 3."""
+def test_window_map_to_png_is_the_library_map_scaled_to_its_maximum(invoke, gray_png,
+                                                                     tmp_path):
+    """Wiring: 8-bit output is local_entropy's map with 255 standing for the largest
+    possible value, log2(min(N², 256)) = log2(9) bits with N = 3."""
     out = tmp_path / "map.png"
     result = invoke("entropy", gray_png, "--window", "3", "-o", str(out), "--json")
     assert result.exit_code == 0, result.stderr
@@ -193,11 +197,17 @@ def test_window_map_to_png_scales_255_to_the_largest_possible_value(invoke, gray
     (["--window", "5", "-o", "m.npy", "--base", "e"], "bits"),
     (["--window", "5", "-o", "m.npy", "--per-channel"], "--per-channel"),
 ])
-def test_window_usage_errors(invoke, gray_png, args, fragment):
-    """Window mistakes are caught before reading: exit 2, one line."""
-    result = invoke("entropy", gray_png, *args)
-    assert result.exit_code == 2
+def test_window_usage_errors(invoke, tmp_path, monkeypatch, args, fragment):
+    """Window mistakes are caught before reading: exit 2, one line.
+
+    The input does not exist, so reading it first would give exit 1 (no such file) instead.
+    """
+    monkeypatch.chdir(tmp_path)
+    result = invoke("entropy", str(tmp_path / "missing.png"), *args)
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
     assert fragment in result.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_window_map_refuses_to_overwrite_its_input(invoke, tmp_path):
@@ -211,10 +221,19 @@ def test_window_map_refuses_to_overwrite_its_input(invoke, tmp_path):
 
 def test_installed_script_runs_entropy(tmp_path):
     """The console script a user runs: the lecture's fair coin, 0.30103 in base 10."""
-    script = Path(sys.executable).with_name("cvtool")
-    result = subprocess.run([str(script), "entropy", "--probs", "0.5 0.5", "--base", "10",
+    result = subprocess.run([CVTOOL, "entropy", "--probs", "0.5 0.5", "--base", "10",
                              "--json"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     assert record["entropy"] == pytest.approx(0.30103, abs=5e-6)
     assert record["unit"] == "hartleys"
+
+
+@pytest.mark.parametrize("base,unit", [("2", "bits"), ("e", "nats"), ("10", "hartleys")])
+def test_every_base_prints_its_unit(invoke, base, unit):
+    """Every number is printed with its unit; each named base has one (text and --json)."""
+    text = invoke("entropy", "--probs", "0.5 0.5", "--base", base)
+    assert text.exit_code == 0, text.stderr
+    assert text.stdout.strip().endswith(f" {unit}")
+    record = json.loads(invoke("entropy", "--probs", "0.5 0.5", "--base", base, "--json").stdout)
+    assert record["unit"] == unit
