@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from helpers import CVTOOL, texture
 
 from cvtool import io
 
@@ -22,18 +21,11 @@ WALDO = (410, 268, 28, 56)  # x, y, w, h in the generated sample
 LINE = re.compile(r"^(.+): x=(\d+) y=(\d+) w=(\d+) h=(\d+) score=(-?\d\.\d{3}) scale=(\d+\.\d{2})$")
 
 
-def _texture(shape, seed, sigma=2.5):
-    rng = np.random.default_rng(seed)
-    blurred = cv2.GaussianBlur(rng.standard_normal(shape).astype(np.float32), (0, 0), sigma)
-    blurred = (blurred - blurred.min()) / (blurred.max() - blurred.min())
-    return np.clip(blurred * 255 + 0.5, 0, 255).astype(np.uint8)
-
-
 @pytest.fixture
 def three_copies(tmp_path):
     """A scene with one patch planted three times, and the patch as a template file."""
-    scene = _texture((200, 260), 1)
-    patch = _texture((30, 36), 2, sigma=2.0)
+    scene = texture((200, 260), 1, sigma=2.5)
+    patch = texture((30, 36), 2, sigma=2.0)
     for y, x in [(10, 20), (90, 150), (150, 40)]:
         scene[y:y + 30, x:x + 36] = patch
     io.write_image(tmp_path / "copies.png", scene)
@@ -45,7 +37,7 @@ def three_copies(tmp_path):
 def empty_scene(tmp_path):
     """A scene without Waldo (the sample's background colours, but no people)."""
     path = tmp_path / "beach.png"
-    io.write_image(path, _texture((120, 160, 3), 3))
+    io.write_image(path, texture((120, 160, 3), 3, sigma=2.5))
     return str(path)
 
 
@@ -182,7 +174,10 @@ def test_heatmap_is_the_scale_one_score_map(invoke, tmp_path):
     out = tmp_path / "heat.png"
     result = invoke("find-waldo", SCENE, "-t", TEMPLATE, "--heatmap", out,
                     "--scales", "0.9,1.1")
-    assert result.exit_code in (0, 1) and result.stderr == ""
+    # At scales 0.9 and 1.1 the sample's Waldo scores below the threshold: "not found", exit 1.
+    assert result.exit_code == 1 and result.stderr == "", result.output
+    assert re.fullmatch(r".+waldo_scene\.png: not found \(best score=0\.\d{3}\)\n",
+                        result.stdout), result.stdout
     heat = io.read_image(out)
     assert heat.dtype == np.uint8 and heat.shape == (600 - 56 + 1, 800 - 28 + 1)
     x, y = WALDO[:2]
@@ -232,12 +227,14 @@ def test_annotated_and_heatmap_on_the_same_file_is_refused(invoke, tmp_path):
     out = tmp_path / "same.png"
     result = invoke("find-waldo", SCENE, "-t", TEMPLATE, "-o", out, "--heatmap", out)
     assert result.exit_code == 2 and not out.exists()
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert "-o and --heatmap would both write" in result.stderr
 
 
 def test_template_larger_than_scene_is_a_data_error(invoke, tmp_path):
     """A template that fits at no scale: exit 1 with one error line for that scene."""
     small = tmp_path / "small.png"
-    io.write_image(small, _texture((20, 20), 4))
+    io.write_image(small, texture((20, 20), 4, sigma=2.5))
     result = invoke("find-waldo", small, "-t", TEMPLATE)
     assert result.exit_code == 1
     assert "error: " in result.stderr and "larger than the scene" in result.stderr
@@ -256,9 +253,8 @@ def test_unreadable_template_is_a_data_error(invoke, tmp_path):
 
 def test_installed_script_finds_waldo():
     """`cvtool find-waldo` exactly as a user runs it (and as `make demo` does)."""
-    cvtool = shutil.which("cvtool", path=str(Path(sys.executable).parent)) or "cvtool"
     result = subprocess.run(
-        [cvtool, "find-waldo", "sample_images/waldo_scene.png", "-t",
+        [CVTOOL, "find-waldo", "sample_images/waldo_scene.png", "-t",
          "sample_images/waldo_template.png"],
         capture_output=True, text=True, timeout=120, cwd=SAMPLES.parent)
     assert result.returncode == 0, result.stderr

@@ -135,6 +135,7 @@ def test_usage_errors_before_any_work(invoke, batch, tmp_path, args, fragment):
     out = tmp_path / "out"
     result = invoke("normalize", *batch, "-o", str(out), *args)
     assert result.exit_code == 2
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
     assert fragment in result.stderr
     assert not out.exists()
 
