@@ -52,6 +52,9 @@ IMAGE_SUFFIXES = frozenset(
 #: Suffixes whose encoders store 16-bit samples; every other format holds 8 bits only.
 SIXTEEN_BIT_SUFFIXES = frozenset(".png .tif .tiff .pgm .ppm .pnm .jp2".split())
 
+#: Suffixes whose OpenCV encoders take colour only: gray is written to all three channels.
+_COLOUR_ONLY_SUFFIXES = frozenset(".gif .ppm".split())
+
 #: Suffixes that keep floating-point samples (``--out-range raw``).
 FLOAT_SUFFIXES = frozenset(".npy .tif .tiff".split())
 
@@ -386,15 +389,19 @@ def check_output_path(path: str | os.PathLike, *, option: str = "-o") -> None:
 
 @cache
 def _can_encode(suffix: str) -> bool:
-    # Some builds claim a writer whose encoder then fails (.jp2 here): try a 2x2 image once,
-    # so the user hears it before any work, as a usage error.
+    # Some builds claim a writer whose encoder then fails: try a small image once, so the
+    # user hears it before any work, as a usage error. Gray or colour will do: .pgm takes
+    # only gray, .ppm and .gif only colour, and JPEG 2000 refuses images below about 32x32.
     if not cv2.haveImageWriter("x" + suffix):
         return False
-    try:
-        ok, _ = cv2.imencode(suffix, np.zeros((2, 2, 3), np.uint8))
-    except cv2.error:
-        return False
-    return bool(ok)
+    for shape in ((64, 64), (64, 64, 3)):
+        try:
+            ok, _ = cv2.imencode(suffix, np.zeros(shape, np.uint8))
+        except cv2.error:
+            continue
+        if ok:
+            return True
+    return False
 
 
 def encode_image(image: np.ndarray, suffix: str) -> bytes:
@@ -424,8 +431,8 @@ def encode_image(image: np.ndarray, suffix: str) -> bytes:
             f"cannot store {channels}-channel pixels in a {suffix} file (1, 3 or 4 channels; "
             f"use .npy)")
     try:
-        if image.ndim == 2 and suffix == ".gif":
-            image = np.repeat(image[..., None], 3, axis=2)  # OpenCV's GIF encoder has no gray
+        if image.ndim == 2 and suffix in _COLOUR_ONLY_SUFFIXES:
+            image = np.repeat(image[..., None], 3, axis=2)
         ok, buffer = cv2.imencode(suffix, _to_opencv_order(image))
     except cv2.error as exc:
         raise ProcessingError(f"cannot encode a {suffix} file: {exc.err or exc}") from None

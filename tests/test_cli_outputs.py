@@ -65,3 +65,13 @@ def test_single_input_into_existing_directory_keeps_its_name(invoke, gray_png, t
     out.mkdir()
     assert invoke("correlate", gray_png, "-k", "1", "-o", out).exit_code == 0
     assert (out / "gray.png").is_file()
+
+
+@pytest.mark.parametrize("suffix", [".pgm", ".ppm", ".gif", ".pbm"])
+def test_netpbm_and_gif_outputs_are_accepted(invoke, gray_png, tmp_path, suffix):
+    """Encoders that take only gray (.pgm, .pbm) or only colour (.ppm, .gif) are still writers:
+    the up-front check must not refuse them, and a gray result is written to colour ones."""
+    out = tmp_path / f"out{suffix}"
+    result = invoke("filter", gray_png, "-n", "identity", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert io.read_image(out).shape[:2] == io.read_image(gray_png).shape
