@@ -31,7 +31,8 @@ from cvtool.fft import fft_correlate_valid
 from cvtool.kernels import parse_number
 from cvtool.resample import pyramid_down, resize
 
-__all__ = ["Match", "SearchResult", "zncc", "find", "search", "parse_scales"]
+__all__ = ["Match", "SearchResult", "PreparedTemplate", "prepare_template", "zncc", "find",
+           "search", "parse_scales"]
 
 #: A window (or template) whose standard deviation is below this fraction of the largest
 #: magnitude in the image is "flat": its score is 0 rather than a ratio of rounding errors.
@@ -97,42 +98,146 @@ class _Scene:
 _BT601_INT = (299, 587, 114)
 
 
-def _prepare(scene: np.ndarray, template: np.ndarray, gray: bool) -> tuple[_Scene, np.ndarray]:
-    """Validate and convert a scene and a template (colour rules as :func:`zncc`)."""
+def _check_array(name: str, array: np.ndarray) -> None:
+    """Refuse what cannot be matched at all: wrong rank, empty, not real numbers."""
+    if array.ndim not in (2, 3):
+        raise ProcessingError(
+            f"{name} must be 2-D (gray) or 3-D (H×W×C), got shape {array.shape}")
+    if array.shape[0] == 0 or array.shape[1] == 0 or array.size == 0:
+        raise ProcessingError(f"{name} is empty (shape {array.shape})")
+    if array.dtype.kind not in "uifb":
+        raise ProcessingError(f"{name} must hold real numbers, got {array.dtype}")
+
+
+def _check_finite(name: str, array: np.ndarray) -> None:
+    # One NaN would spread through a whole FFT tile: refuse it rather than answer nonsense.
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ProcessingError(f"{name} contains NaN or infinite values")
+
+
+class PreparedTemplate:
+    """A template checked once, whose converted and resized versions are kept for reuse.
+
+    Made by :func:`prepare_template`; pass it to :func:`search`, :func:`find` or
+    :func:`zncc` in place of the array when one template is searched for in many scenes,
+    so that its gray conversion and its resizing to every scale are done once per run
+    rather than once per scene and scale. It holds its own copy of the template (changing
+    the array afterwards changes nothing) and may be shared by threads.
+    """
+
+    def __init__(self, template: np.ndarray) -> None:
+        template = np.asarray(template)
+        _check_array("template", template)
+        self._colour = _without_alpha(np.array(template))  # a copy: the caches rely on it
+        self.is_float64 = template.dtype == np.float64
+        self._cache: dict[tuple, np.ndarray] = {}
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(height, width)`` of the template at scale 1."""
+        return self._colour.shape[0], self._colour.shape[1]
+
+    @property
+    def channels(self) -> int:
+        """Colour channels once alpha is dropped (1 for gray)."""
+        return self._colour.shape[2]
+
+    def _cached(self, key: tuple, make: Callable[[], np.ndarray]) -> np.ndarray:
+        found = self._cache.get(key)
+        if found is None:
+            found = make()
+            found.setflags(write=False)  # shared by scenes and threads: nobody may edit it
+            # setdefault is atomic: two threads that race keep one (equal) result.
+            found = self._cache.setdefault(key, found)
+        return found
+
+    def converted(self, to_gray: bool) -> np.ndarray:
+        """``h × w × C`` template, BT.601 gray (C = 1) when ``to_gray``."""
+        if not to_gray:
+            return self._colour
+        return self._cached(("gray",), lambda: _gray(self._colour))
+
+    def values(self, to_gray: bool, dtype: type, size: tuple[int, int] | None = None,
+               ) -> np.ndarray:
+        """The template as matched: converted, finite, in ``dtype``, resized to ``size``."""
+        full = self._cached(("values", to_gray, np.dtype(dtype).str), lambda: self._finite(
+            self.converted(to_gray)).astype(dtype))
+        if size is None or tuple(size) == self.size:
+            return full
+        return self._cached(("resized", to_gray, np.dtype(dtype).str, tuple(size)),
+                            lambda: resize(full, tuple(size)))
+
+    @staticmethod
+    def _finite(array: np.ndarray) -> np.ndarray:
+        _check_finite("template", array)
+        return array
+
+
+def prepare_template(template: np.ndarray | PreparedTemplate) -> PreparedTemplate:
+    """Check a template once for searching many scenes (see :class:`PreparedTemplate`).
+
+    Parameters
+    ----------
+    template : ndarray or PreparedTemplate
+        H×W or H×W×C; colour and alpha rules as in :func:`zncc`. A template that is
+        already prepared is returned as it is.
+
+    Returns
+    -------
+    PreparedTemplate
+
+    Raises
+    ------
+    ProcessingError
+        If the template is not a non-empty 2-D or 3-D array of real numbers.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(2)
+    >>> scenes = [rng.random((30, 40)) for _ in range(2)]
+    >>> waldo = prepare_template(scenes[1][5:15, 8:20])
+    >>> [len(find(scene, waldo, threshold=0.99)) for scene in scenes]
+    [0, 1]
+    """
+    if isinstance(template, PreparedTemplate):
+        return template
+    return PreparedTemplate(template)
+
+
+def _prepare(scene: np.ndarray, template: np.ndarray | PreparedTemplate, gray: bool,
+             ) -> tuple[_Scene, PreparedTemplate, bool, type]:
+    """Validate and convert a scene, and decide how its template is matched.
+
+    Returns the scene, the prepared template, whether the template is compared as gray,
+    and the working dtype: ``template.values(to_gray, dtype)`` is the template to match
+    (colour rules as :func:`zncc`).
+    """
     scene = np.asarray(scene)
-    template = np.asarray(template)
-    for name, array in (("scene", scene), ("template", template)):
-        if array.ndim not in (2, 3):
-            raise ProcessingError(
-                f"{name} must be 2-D (gray) or 3-D (H×W×C), got shape {array.shape}")
-        if array.shape[0] == 0 or array.shape[1] == 0 or array.size == 0:
-            raise ProcessingError(f"{name} is empty (shape {array.shape})")
-        if array.dtype.kind not in "uifb":
-            raise ProcessingError(f"{name} must hold real numbers, got {array.dtype}")
-    dtype = np.float64 if np.float64 in (scene.dtype, template.dtype) else np.float32
+    _check_array("scene", scene)
+    template = prepare_template(template)
+    dtype = np.float64 if scene.dtype == np.float64 or template.is_float64 else np.float32
     if scene.dtype == bool:
         scene = scene.view(np.uint8)
     scene = _without_alpha(scene)
-    template = _without_alpha(template)
-    if gray or (scene.shape[2] > 1) != (template.shape[2] > 1):
-        template = _gray(template)
+    to_gray = gray or (scene.shape[2] > 1) != (template.channels > 1)
+    if to_gray:
+        template.converted(to_gray)  # refuses a layout it cannot convert, before the scene
         # Only RGB takes the exact integer gray; other counts go to _gray (which refuses them).
         if scene.shape[2] == 3 and scene.dtype.kind == "u" and scene.dtype.itemsize <= 2:
             scene = np.einsum("ijc,c->ij", scene, np.array(_BT601_INT, np.uint32),
                               dtype=np.uint32)[:, :, None]
         else:
             scene = _gray(scene)
-    if scene.shape[2] != template.shape[2]:
+    template_channels = 1 if to_gray else template.channels
+    if scene.shape[2] != template_channels:
         raise ProcessingError(f"scene has {scene.shape[2]} channels but template has "
-                         f"{template.shape[2]}")
+                              f"{template_channels}")
     exact = scene if scene.dtype.kind == "u" else None
     values = scene.astype(dtype, copy=False)
-    # One NaN would spread through a whole FFT tile: refuse it rather than answer nonsense.
-    for name, array in (("scene", values), ("template", template)):
-        if array.dtype.kind == "f" and not np.isfinite(array).all():
-            raise ProcessingError(f"{name} contains NaN or infinite values")
+    _check_finite("scene", values)
+    template.values(to_gray, dtype)  # refuses NaN in the template, after the scene's
     peak = float(scene.max()) if exact is not None else float(np.max(np.abs(values)))
-    return _Scene(values, exact, peak), template.astype(dtype, copy=False)
+    return _Scene(values, exact, peak), template, to_gray, dtype
 
 
 def _without_alpha(image: np.ndarray) -> np.ndarray:
@@ -309,7 +414,7 @@ def _zncc_prepared(scene: _Scene, template: np.ndarray, workers: int | None) -> 
     return numerator
 
 
-def zncc(scene: np.ndarray, template: np.ndarray, *, gray: bool = False,
+def zncc(scene: np.ndarray, template: np.ndarray | PreparedTemplate, *, gray: bool = False,
          workers: int | None = None) -> np.ndarray:
     """Zero-mean normalised cross-correlation of a template with every window of a scene.
 
@@ -320,12 +425,12 @@ def zncc(scene: np.ndarray, template: np.ndarray, *, gray: bool = False,
     Parameters
     ----------
     scene : ndarray, shape (H, W) or (H, W, C)
-    template : ndarray, shape (h, w) or (h, w, C)
-        ``h <= H`` and ``w <= W``. An alpha channel (the 2nd of 2, the 4th of 4; see
-        :func:`cvtool.color.split_alpha`) is ignored, so gray+alpha is gray; a gray
-        template in a colour scene (or a colour template in a gray scene) is compared
-        with the other's BT.601 gray (0.299 R + 0.587 G + 0.114 B); colour with colour
-        is one joint ZNCC over all channels.
+    template : ndarray, shape (h, w) or (h, w, C), or PreparedTemplate
+        ``h <= H`` and ``w <= W`` (see :func:`prepare_template`). An alpha channel
+        (the 2nd of 2, the 4th of 4; see :func:`cvtool.color.split_alpha`) is ignored,
+        so gray+alpha is gray; a gray template in a colour scene (or a colour template
+        in a gray scene) is compared with the other's BT.601 gray (0.299 R + 0.587 G +
+        0.114 B); colour with colour is one joint ZNCC over all channels.
     gray : bool
         Compare BT.601 gray versions of both.
     workers : int, optional
@@ -351,8 +456,8 @@ def zncc(scene: np.ndarray, template: np.ndarray, *, gray: bool = False,
     >>> scores.shape, (int(x), int(y)), round(float(scores.max()), 6)
     ((3, 3), (2, 1), 1.0)
     """
-    prepared_scene, prepared_template = _prepare(scene, template, gray)
-    return _zncc_prepared(prepared_scene, prepared_template, workers)
+    prepared_scene, prepared, to_gray, dtype = _prepare(scene, template, gray)
+    return _zncc_prepared(prepared_scene, prepared.values(to_gray, dtype), workers)
 
 
 def parse_scales(text: str) -> list[float]:
@@ -498,22 +603,23 @@ def _coarse_level(size: tuple[int, int], scene_shape: tuple[int, ...]) -> int:
     return level
 
 
-def _refined(scene: _Scene, template: np.ndarray, template_scaled: np.ndarray, scale: float,
-             level: int, cache: dict[int, _Scene], count: int,
-             workers: int | None) -> list[_Peaks]:
+def _refined(scene: _Scene, sized: Callable[[tuple[int, int]], np.ndarray],
+             template_size: tuple[int, int], scale: float, level: int,
+             cache: dict[int, _Scene], count: int, workers: int | None) -> list[_Peaks]:
     """Coarse-to-fine: search at ``2**-level`` resolution, re-score the best places at full.
 
     The coarse map only nominates candidates (``count`` of them, apart from each other);
     every score reported comes from full-resolution windows within ``2**level + 1`` pixels
     of a candidate, so locations and scores are those of the exhaustive search wherever it
-    nominates the right places.
+    nominates the right places. ``sized(size)`` is the template resized to ``size``.
     """
     factor = 2**level
     coarse_scene = _pyramid_level(scene, level, cache)
+    h, w = template_size
+    template_scaled = sized((max(1, round(h * scale)), max(1, round(w * scale))))
     th, tw = template_scaled.shape[:2]
-    h, w = template.shape[:2]
     coarse_size = (max(1, round(h * scale / factor)), max(1, round(w * scale / factor)))
-    coarse_map = _zncc_prepared(coarse_scene, resize(template, coarse_size), workers)
+    coarse_map = _zncc_prepared(coarse_scene, sized(coarse_size), workers)
     candidates = _Peaks(coarse_map, scale, *coarse_size).take(count)
     big_h, big_w = scene.values.shape[:2]
     radius = factor + 1
@@ -531,7 +637,8 @@ def _refined(scene: _Scene, template: np.ndarray, template_scaled: np.ndarray, s
     return out
 
 
-def search(scene: np.ndarray, template: np.ndarray, *, threshold: float = 0.8,
+def search(scene: np.ndarray, template: np.ndarray | PreparedTemplate, *,
+           threshold: float = 0.8,
            top_k: int = 1, scales: Sequence[float] = (1.0,), gray: bool = False,
            exhaustive: bool = False, workers: int | None = None,
            progress: Callable[[int, int], None] | None = None) -> SearchResult:
@@ -540,6 +647,10 @@ def search(scene: np.ndarray, template: np.ndarray, *, threshold: float = 0.8,
     Returns a :class:`SearchResult`: the matches, the best candidate even when it is below
     the threshold (for "not found (best score=...)"), and the scale-1 score map when scale 1
     was searched exhaustively (always so when the template is small).
+
+    ``template`` may be a :class:`PreparedTemplate` (from :func:`prepare_template`): when
+    one template is searched for in many scenes, its conversions and its resized copies
+    for every scale are then made once, not once per scene.
 
     Examples
     --------
@@ -561,9 +672,12 @@ def search(scene: np.ndarray, template: np.ndarray, *, threshold: float = 0.8,
     if not scales:
         raise UsageError("--scales needs at least one factor")
     _check_scales(scales)
-    prepared_scene, prepared_template = _prepare(scene, template, gray)
+    prepared_scene, prepared, to_gray, dtype = _prepare(scene, template, gray)
     big_h, big_w = prepared_scene.values.shape[:2]
-    h, w = prepared_template.shape[:2]
+    h, w = prepared.size
+
+    def sized(size: tuple[int, int]) -> np.ndarray:
+        return prepared.values(to_gray, dtype, size)
 
     peaks: list[_Peaks] = []
     score_map = None
@@ -577,13 +691,12 @@ def search(scene: np.ndarray, template: np.ndarray, *, threshold: float = 0.8,
             f"searched (the smallest, {smallest[0]}x{smallest[1]}, does not fit)")
     levels: dict[int, _Scene] = {0: prepared_scene}
     for done, (scale, (sh, sw)) in enumerate(fitting, start=1):
-        resized = prepared_template if (sh, sw) == (h, w) else resize(prepared_template, (sh, sw))
         level = 0 if exhaustive else _coarse_level((sh, sw), (big_h, big_w))
         if level:
-            peaks += _refined(prepared_scene, prepared_template, resized, scale, level, levels,
+            peaks += _refined(prepared_scene, sized, (h, w), scale, level, levels,
                               2 * top_k + 3, workers)
         else:
-            scores = _zncc_prepared(prepared_scene, resized, workers)
+            scores = _zncc_prepared(prepared_scene, sized((sh, sw)), workers)
             if scale == 1.0:
                 score_map = scores
             peaks.append(_Peaks(scores, scale, sh, sw))
@@ -608,15 +721,16 @@ def search(scene: np.ndarray, template: np.ndarray, *, threshold: float = 0.8,
     return SearchResult(matches=matches, best=best, score_map=score_map)
 
 
-def find(scene: np.ndarray, template: np.ndarray, *, threshold: float = 0.8, top_k: int = 1,
-         scales: Sequence[float] = (1.0,), gray: bool = False, exhaustive: bool = False,
-         workers: int | None = None) -> list[Match]:
+def find(scene: np.ndarray, template: np.ndarray | PreparedTemplate, *, threshold: float = 0.8,
+         top_k: int = 1, scales: Sequence[float] = (1.0,), gray: bool = False,
+         exhaustive: bool = False, workers: int | None = None) -> list[Match]:
     """Find up to ``top_k`` places where ``template`` appears in ``scene``.
 
     Parameters
     ----------
     scene, template : ndarray
-        H×W or H×W×C arrays; colour handled as in :func:`zncc`.
+        H×W or H×W×C arrays; colour handled as in :func:`zncc`. The template may be a
+        :class:`PreparedTemplate` to reuse its work across scenes.
     threshold : float
         Least ZNCC score, in [-1, 1], that counts as a match.
     top_k : int

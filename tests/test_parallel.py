@@ -1,4 +1,5 @@
-"""The shared thread-pool map (cvtool._parallel) and the engines that run on it."""
+"""The shared thread-pool map (cvtool._parallel), the engines that run on it, and work shared
+across scenes and threads (a template prepared once for a whole find-waldo run)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import pytest
 from cvtool._filter_source import resolve_workers as filter_source_resolve_workers
 from cvtool._filter_source import run_tiles
 from cvtool._parallel import map_threads, resolve_workers
-from cvtool.errors import UsageError
+from cvtool.errors import ProcessingError, UsageError
 from cvtool.fft import fft_correlate_valid
-from cvtool.matching import zncc
+from cvtool.matching import find, prepare_template, search, zncc
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
@@ -120,3 +121,94 @@ def test_engines_refuse_zero_workers(function):
     """fft and zncc share the one worker-count check (a ValueError as before)."""
     with pytest.raises(ValueError, match="workers must be an integer >= 1, got 0"):
         function(np.ones((6, 6)), np.ones((2, 2)) + np.eye(2), workers=0)
+
+
+# --- one template, many scenes (possibly on several threads) ---------------------------------
+
+
+def _scene_and_template(channels: int, size: int = 600, seed: int = 3):
+    rng = np.random.default_rng(seed)
+    shape = (size, size + 40) if channels == 1 else (size, size + 40, channels)
+    scene = rng.integers(0, 256, shape, dtype=np.uint8)
+    return scene, scene[200:248, 310:366]
+
+
+@pytest.mark.parametrize("channels, gray, scales, exhaustive", [
+    (1, False, (1.0,), True),
+    (3, False, (0.8, 1.0, 1.25), False),   # coarse-to-fine at 1 and 1.25
+    (3, True, (1.0, 0.9), False),
+    (4, False, (1.0,), True),
+])
+def test_prepared_template_gives_the_same_search(channels, gray, scales, exhaustive):
+    """search with a PreparedTemplate equals search with the array, bit for bit."""
+    scene, template = _scene_and_template(channels)
+    options = dict(scales=scales, gray=gray, exhaustive=exhaustive, top_k=2, workers=2)
+    plain = search(scene, template, **options)
+    prepared = prepare_template(template)
+    for _ in range(2):  # the second run reads everything from the cache
+        again = search(scene, prepared, **options)
+        assert again.matches == plain.matches and again.best == plain.best
+        if plain.score_map is None:
+            assert again.score_map is None
+        else:
+            np.testing.assert_array_equal(again.score_map, plain.score_map)
+
+
+def test_one_prepared_template_serves_gray_and_colour_scenes():
+    """The same prepared colour template matches a colour scene in colour and a gray one in gray."""
+    scene, _ = _scene_and_template(3, size=120)
+    template = scene[30:70, 50:90]
+    prepared = prepare_template(template)
+    for s in (scene, scene[..., 1], scene.astype(np.float64), scene[..., 1].astype(np.float64)):
+        np.testing.assert_array_equal(zncc(s, prepared), zncc(s, template))
+
+
+def test_template_is_resized_once_per_scale_across_scenes(monkeypatch):
+    """Three scenes, two scales that need resizing: two resizes in all, not six."""
+    import cvtool.matching
+
+    calls = []
+    real = cvtool.matching.resize
+    monkeypatch.setattr(cvtool.matching, "resize",
+                        lambda image, size: calls.append(size) or real(image, size))
+    rng = np.random.default_rng(5)
+    scenes = [rng.random((80, 90)) for _ in range(3)]
+    prepared = prepare_template(scenes[0][10:30, 20:44])
+    for scene in scenes:
+        search(scene, prepared, scales=(0.75, 1.0, 1.5), exhaustive=True)
+    assert sorted(calls) == [(15, 18), (30, 36)]
+
+
+def test_prepared_template_keeps_its_own_copy():
+    """Changing the array after preparing it does not change what is searched for."""
+    rng = np.random.default_rng(6)
+    scene = rng.random((50, 60))
+    template = scene[5:20, 7:25].copy()
+    prepared = prepare_template(template)
+    template[:] = 0
+    (match,) = find(scene, prepared)
+    assert (match.x, match.y) == (7, 5) and match.score == pytest.approx(1.0)
+    assert prepare_template(prepared) is prepared
+
+
+def test_prepared_template_is_checked_once_up_front():
+    """A template that cannot be matched is refused when it is prepared; NaN at first use."""
+    with pytest.raises(ProcessingError, match="template is empty"):
+        prepare_template(np.zeros((0, 3)))
+    bad = np.ones((4, 4))
+    bad[1, 1] = np.nan
+    prepared = prepare_template(bad)
+    with pytest.raises(ProcessingError, match="template contains NaN"):
+        zncc(np.random.default_rng(0).random((10, 10)), prepared)
+
+
+def test_prepared_template_shared_by_threads():
+    """Scenes searched on several threads with one prepared template: the serial answers."""
+    rng = np.random.default_rng(8)
+    scenes = [rng.random((70, 80)) for _ in range(8)]
+    prepared = prepare_template(scenes[3][20:36, 30:50])
+    expected = [search(s, scenes[3][20:36, 30:50], scales=(0.9, 1.0, 1.1), workers=1).best
+                for s in scenes]
+    got = map_threads(lambda s: search(s, prepared, scales=(0.9, 1.0, 1.1), workers=1).best,
+                      scenes, workers=4)
+    assert got == expected
