@@ -63,23 +63,20 @@ def test_matches_scipy_on_awkward_shapes(image_shape, kernel_shape):
     np.testing.assert_allclose(got, _oracle(image, kernel), rtol=1e-9, atol=1e-9)
 
 
-def test_many_tiles_with_partial_edge_tiles(monkeypatch):
-    """Forcing small tiles exercises edge tiles narrower than the plan and the pool."""
-    monkeypatch.setattr(fft, "_plan", lambda h, w, kh, kw: (32, 30))
-    rng = np.random.default_rng(3)
-    image = rng.standard_normal((101, 77))
-    kernel = rng.standard_normal((9, 11))
-    got = fft_correlate_valid(image, kernel, workers=3)
-    np.testing.assert_allclose(got, _oracle(image, kernel), rtol=1e-9, atol=1e-9)
-
-
-def test_kernel_filling_most_of_each_tile(monkeypatch):
-    """Tiles barely larger than the kernel (11×12 outputs each) still stitch exactly."""
-    monkeypatch.setattr(fft, "_plan", lambda h, w, kh, kw: (40, 36))
-    rng = np.random.default_rng(7)
-    image = rng.standard_normal((95, 120))
-    kernel = rng.standard_normal((30, 25))
-    got = fft_correlate_valid(image, kernel, workers=2)
+@pytest.mark.parametrize(("plan", "image_shape", "kernel_shape", "seed", "workers"), [
+    # 24×20 outputs per tile: many tiles, with edge tiles narrower than the plan.
+    ((32, 30), (101, 77), (9, 11), 3, 3),
+    # 11×12 outputs per tile: tiles barely larger than the kernel.
+    ((40, 36), (95, 120), (30, 25), 7, 2),
+], ids=["partial-edge-tiles", "kernel-fills-the-tile"])
+def test_forced_small_tiles_stitch_exactly(monkeypatch, plan, image_shape, kernel_shape, seed,
+                                           workers):
+    """With the tile plan forced small, the tiles (on the pool) stitch into scipy's result."""
+    monkeypatch.setattr(fft, "_plan", lambda h, w, kh, kw: plan)
+    rng = np.random.default_rng(seed)
+    image = rng.standard_normal(image_shape)
+    kernel = rng.standard_normal(kernel_shape)
+    got = fft_correlate_valid(image, kernel, workers=workers)
     np.testing.assert_allclose(got, _oracle(image, kernel), rtol=1e-9, atol=1e-9)
 
 

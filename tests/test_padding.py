@@ -5,19 +5,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from helpers import NUMPY_PAD
 
 from cvtool.errors import UsageError
 from cvtool.padding import PADDING_ALIASES, PADDING_MODES, canonical_padding, pad, pad_indices
 
-NUMPY_EQUIVALENT = {
-    "zero": {"mode": "constant"},
-    "normalized": {"mode": "constant"},
-    "clamp": {"mode": "edge"},
-    "mirror": {"mode": "reflect"},
-    "symmetric": {"mode": "symmetric"},
-    "wrap": {"mode": "wrap"},
-    "extend": {"mode": "reflect", "reflect_type": "odd"},
-}
 CV2_BORDER = {
     "zero": cv2.BORDER_CONSTANT,
     "clamp": cv2.BORDER_REPLICATE,
@@ -59,7 +51,7 @@ def test_bare_reflect_is_refused_with_both_meanings():
     assert info.value.exit_code == 2
 
 
-@pytest.mark.parametrize("mode", sorted(NUMPY_EQUIVALENT))
+@pytest.mark.parametrize("mode", sorted(NUMPY_PAD))
 @pytest.mark.parametrize("widths", WIDTHS)
 @pytest.mark.parametrize("shape", [(1, 1), (2, 3), (5, 4), (4, 5, 3)])
 def test_pad_equals_numpy_pad(mode, widths, shape):
@@ -68,7 +60,7 @@ def test_pad_equals_numpy_pad(mode, widths, shape):
     image = rng.integers(0, 100, size=shape).astype(np.float64)
     spec = list(widths) + [(0, 0)] * (len(shape) - 2)
     np.testing.assert_array_equal(pad(image, widths, mode), np.pad(image, spec,
-                                                                   **NUMPY_EQUIVALENT[mode]))
+                                                                   **NUMPY_PAD[mode]))
 
 
 @pytest.mark.parametrize("mode", sorted(CV2_BORDER))
