@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cvtool.color import split_alpha
+from cvtool.color import full_scale, split_alpha
 from cvtool.errors import ProcessingError, UsageError
 
 __all__ = [
@@ -74,17 +74,15 @@ def channel_order(channels: int) -> str:
 def pixel_scale(dtype: np.dtype) -> float:
     """The pixel value that stands for 1.0 on the 0..1 scale: 255, 65535, or 1 for floats.
 
-    Other integer types use their largest value.
+    Other integer types use their largest value; this is :func:`cvtool.color.full_scale`,
+    kept under this name as part of the normalize API.
 
     Examples
     --------
     >>> pixel_scale(np.dtype(np.uint8)), pixel_scale(np.dtype(np.uint16)), pixel_scale(np.float32)
     (255.0, 65535.0, 1.0)
     """
-    dtype = np.dtype(dtype)
-    if dtype.kind in "ui":
-        return float(np.iinfo(dtype).max)
-    return 1.0
+    return full_scale(dtype)  # one rule for every command (io, draw, normalize)
 
 
 @dataclass

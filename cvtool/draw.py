@@ -10,8 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-# The same full scale as normalize's 0..1 mapping (255, 65535, 1.0 for floats).
-from cvtool.batchnorm import pixel_scale
+from cvtool.color import full_scale
 
 __all__ = ["draw_box", "draw_text", "text_size", "annotate_matches", "to_rgb"]
 
@@ -141,7 +140,7 @@ def annotate_matches(scene: np.ndarray, boxes: Sequence[tuple[int, int, int, int
     ((40, 50, 3), [255, 0, 0])
     """
     out = to_rgb(scene)
-    top = pixel_scale(out.dtype)
+    top = full_scale(out.dtype)
     has_alpha = out.shape[2] == 4
 
     def paint(rgb: tuple[float, float, float]) -> list[float]:
