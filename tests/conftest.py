@@ -1,4 +1,8 @@
-"""Shared fixtures: small images written to a temporary folder, and a CLI runner."""
+"""Shared fixtures: small images written to a temporary folder, and a CLI runner.
+
+Shared plain helpers (the installed-script path, texture(), png_header(), PEAK_RSS,
+NUMPY_PAD, PicklePayload) live in ``tests/helpers.py``: ``from helpers import ...``.
+"""
 
 from __future__ import annotations
 
