@@ -30,7 +30,7 @@ from cvtool.cli.common import (
 )
 from cvtool.draw import annotate_matches
 from cvtool.errors import UsageError
-from cvtool.matching import Match, SearchResult, parse_scales, search, zncc
+from cvtool.matching import Match, SearchResult, parse_scales, prepare_template, search, zncc
 
 Scenes = Annotated[list[str], typer.Argument(
     metavar="SCENE...", show_default=False,
@@ -149,7 +149,8 @@ def run(scenes: list[str], settings: Settings, *, output: str | None, heatmap: s
     """Search every scene; returns the exit code (0 all found, 1 any not found or failed)."""
     paths = expand_inputs(scenes)
     annotated, heatmaps = _plan(paths, settings, output, heatmap, json_mode, is_batch(scenes))
-    template = io.read_image(settings.template_path)
+    # Prepared once: checked, converted and resized per scale a single time for all scenes.
+    template = prepare_template(io.read_image(settings.template_path))
     workers = engine_workers(jobs)
     # An image written to stdout is the result there; the text would corrupt it.
     print_results = io.STDIO not in (output, heatmap)
