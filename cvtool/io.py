@@ -55,6 +55,9 @@ SIXTEEN_BIT_SUFFIXES = frozenset(".png .tif .tiff .pgm .ppm .pnm .jp2".split())
 #: Suffixes whose OpenCV encoders take colour only: gray is written to all three channels.
 _COLOUR_ONLY_SUFFIXES = frozenset(".gif .ppm".split())
 
+#: Radiance HDR: OpenCV stores 8-bit data there as value/256 floats, so cvtool does not write it.
+_RADIANCE_SUFFIXES = frozenset(".hdr .pic".split())
+
 #: Suffixes that keep floating-point samples (``--out-range raw``).
 FLOAT_SUFFIXES = frozenset(".npy .tif .tiff".split())
 
@@ -381,6 +384,10 @@ def check_output_path(path: str | os.PathLike, *, option: str = "-o") -> None:
     suffix = suffix_of(path)
     if suffix == ".npy":
         return
+    if suffix in _RADIANCE_SUFFIXES:
+        raise UsageError(
+            f"{option} {path}: Radiance HDR ({suffix}) stores 3-channel floating point only; "
+            f"write .tif or .npy for floating-point results")
     if not suffix or not _can_encode(suffix):
         shown = suffix or "(no suffix)"
         raise UsageError(

@@ -465,8 +465,9 @@ HDR_SUFFIXES = frozenset(".hdr .pic".split())
 
 def _sample(dtype: np.dtype, channels: int) -> np.ndarray:
     """A smooth ramp (lossy encoders keep it within a few levels), in ``dtype``'s range."""
-    rows, cols = np.mgrid[0:6, 0:7]
-    ramp = (rows * 7 + cols) / 41.0  # 0..1
+    # 32×36: JPEG 2000's encoder refuses images below 32 pixels a side.
+    rows, cols = np.mgrid[0:32, 0:36]
+    ramp = (rows * 36 + cols) / (32 * 36 - 1.0)  # 0..1
     if channels > 1:
         ramp = np.stack([ramp, 1 - ramp, ramp / 2][:channels], axis=2)
     if np.dtype(dtype).kind == "f":
@@ -513,7 +514,7 @@ def check_format(suffix: str, folder: Path) -> tuple[bool, str | None]:
             if close:
                 error = np.abs(back.astype(float) - image.astype(float))
                 # Lossy codecs (JPEG chroma subsampling, GIF's palette) may move single pixels
-                # a lot on a 6×7 image; on average they stay within a few levels.
+                # a lot on a small image; on average they stay within a few levels.
                 # OpenCV's GIF writer maps colour onto a fixed palette ~36 levels apart.
                 allowed = 24 if suffix == ".gif" else 8
                 close = (error.mean() <= allowed) if suffix in LOSSY_SUFFIXES else not error.any()
