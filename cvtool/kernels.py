@@ -249,7 +249,7 @@ def gaussian_kernel(size: int | None = None, sigma: float | None = None) -> np.n
 
     Size only: σ = 0.3·((size−1)/2 − 1) + 0.8 (OpenCV's rule); sigma only:
     size = 2·ceil(3σ) + 1; neither: size 5. The size must be odd, sigma positive.
-    Equal to the outer product of ``cv2.getGaussianKernel(size, sigma)`` with an explicit
+    Equal to the outer product of OpenCV's ``getGaussianKernel(size, sigma)`` with an explicit
     sigma (with sigma 0 and size ≤ 7 OpenCV uses fixed integer tables instead).
 
     Examples

@@ -418,7 +418,7 @@ def zncc(scene: np.ndarray, template: np.ndarray | PreparedTemplate, *, gray: bo
          workers: int | None = None) -> np.ndarray:
     """Zero-mean normalised cross-correlation of a template with every window of a scene.
 
-    Equal to ``cv2.matchTemplate(scene, template, cv2.TM_CCOEFF_NORMED)`` wherever the
+    Equal to OpenCV's ``matchTemplate`` with ``TM_CCOEFF_NORMED`` wherever the
     window is not flat: colour is compared on all channels jointly (each channel's mean
     removed, one normalisation over all channels).
 
