@@ -261,8 +261,8 @@ def normalize(
                 channels = merged.channels
                 norm = NormStats(mean=merged.mean, var=merged.var, count=merged.count,
                                  scale=scale, eps=epsilon,
-                                 gamma=per_channel(gammas, channels, "--gamma"),
-                                 beta=per_channel(betas, channels, "--beta"),
+                                 gamma=_fit_channels(gammas, channels, "--gamma"),
+                                 beta=_fit_channels(betas, channels, "--beta"),
                                  images=len(paths) - len(failures))
                 if save_stats is not None:
                     _write_stats(save_stats, norm)
@@ -271,6 +271,15 @@ def normalize(
                             training=stats_path is None, jobs=jobs, quiet=quiet,
                             json_mode=json_mode)
     raise typer.Exit(code)
+
+
+def _fit_channels(values: list[float], channels: int, flag: str) -> np.ndarray:
+    """Per-channel values for the images' channels; a mismatch is known only from the data,
+    so it is a data error (exit 1), as CLI.md sorts failures."""
+    try:
+        return per_channel(values, channels, flag)
+    except UsageError as exc:
+        raise ProcessingError(str(exc)) from None
 
 
 def _refuse_overwriting(stats_file: str, paths: list[str]) -> None:
