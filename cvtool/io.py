@@ -388,6 +388,9 @@ def check_output_path(path: str | os.PathLike, *, option: str = "-o") -> None:
         raise UsageError(
             f"{option} {path}: Radiance HDR ({suffix}) stores 3-channel floating point only; "
             f"write .tif or .npy for floating-point results")
+    if suffix == ".pbm":
+        raise UsageError(f"{option} {path}: PBM stores 1 bit per pixel and would turn every "
+                         f"non-zero value white; write .pgm or .png")
     if not suffix or not _can_encode(suffix):
         shown = suffix or "(no suffix)"
         raise UsageError(
@@ -432,6 +435,11 @@ def encode_image(image: np.ndarray, suffix: str) -> bytes:
     if image.dtype not in (np.uint8, np.uint16) and image.dtype.kind != "f":
         raise ProcessingError(f"cannot store {image.dtype} pixels in a {suffix} file")
     channels = 1 if image.ndim == 2 else image.shape[2]
+    if image.ndim == 3 and channels == 2:
+        # Gray + alpha: image formats hold it as RGBA with the gray in all three colours.
+        gray, alpha = image[..., 0], image[..., 1]
+        image = np.stack([gray, gray, gray, alpha], axis=2)
+        channels = 4
     if image.ndim not in (2, 3) or channels not in (1, 3, 4):
         # OpenCV's own message for this is an assertion text ("channels == 1 || ...").
         raise ProcessingError(
@@ -679,7 +687,9 @@ def to_pixel_type(values: np.ndarray, mode: str, dtype: np.dtype) -> np.ndarray:
     out = np.empty(flat.shape, dtype)
     # Work in chunks that stay in cache: whole-image temporaries for abs, rint and clip cost
     # more than the filter itself on a 4K colour image.
-    work_dtype = flat.dtype if flat.dtype.kind == "f" else np.dtype(np.float64)
+    # rescale's (x - low) can overflow float32 near ±3e38: that mode works in float64.
+    work_dtype = (flat.dtype if flat.dtype.kind == "f" and mode != "rescale"
+                  else np.dtype(np.float64))
     buffer = np.empty(min(flat.size, _MAP_CHUNK), work_dtype)
     for start in range(0, flat.size, _MAP_CHUNK):
         part = flat[start:start + _MAP_CHUNK]

@@ -66,3 +66,47 @@ def test_gray_plus_alpha_npy_keeps_alpha(invoke, tmp_path):
     result = np.load(out)
     np.testing.assert_allclose(result[..., 0], 30.0)
     np.testing.assert_array_equal(result[..., 1], 200.0)
+
+
+@pytest.mark.parametrize("operation", ["correlate", "convolve"])
+@pytest.mark.parametrize("shape", ["valid", "full"])
+@pytest.mark.parametrize("kernel", [np.array([[0.0, 1.0]]), np.array([[0.0], [0.0], [1.0],
+                                                                        [0.0]])])
+def test_alpha_follows_the_colour_for_even_kernels(invoke, tmp_path, operation, shape, kernel):
+    """An impulse at the kernel's anchor (kh//2, kw//2) copies the colour onto the output
+    grid; alpha (equal to the colour here) must land on the same pixels, for correlate and
+    convolve, even kernels included."""
+    rng = np.random.default_rng(12)
+    plane = rng.integers(1, 256, (6, 7), dtype=np.uint8)
+    image = np.dstack([plane, plane, plane, plane])
+    src, out = tmp_path / "in.png", tmp_path / "out.png"
+    io.write_image(src, image)
+    np.save(tmp_path / "k.npy", kernel)
+    result = invoke(operation, src, "-k", tmp_path / "k.npy", "--shape", shape, "-p", "clamp",
+                    "-o", out)
+    assert result.exit_code == 0, result.output
+    pixels = io.read_image(out)
+    np.testing.assert_array_equal(pixels[..., 3], pixels[..., 0])
+
+
+@pytest.mark.parametrize("value,expected", [("300", 255), ("-5", 0)])
+def test_alpha_border_saturates_like_the_colour(invoke, tmp_path, value, expected):
+    """An out-of-range alpha border clips to the pixel range; it must not wrap around."""
+    src, _ = _rgba(tmp_path)
+    out = tmp_path / "out.png"
+    result = invoke("correlate", src, "-k", "1 0 0", "--shape", "full", "-p", "constant",
+                    "--pad-value", f"1,2,3,{value}", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert io.read_image(out)[0, 0, 3] == expected
+
+
+def test_gray_option_keeps_alpha(invoke, tmp_path):
+    """--gray converts the colour to one channel and passes alpha through (gray, alpha)."""
+    src, image = _rgba(tmp_path)
+    out = tmp_path / "out.npy"
+    assert invoke("correlate", src, "-k", "1", "--gray", "-o", out).exit_code == 0
+    result = np.load(out)
+    assert result.shape == image.shape[:2] + (2,)
+    np.testing.assert_array_equal(result[..., 1], image[..., 3])
+    expected = np.rint(image[..., :3].astype(float) @ [0.299, 0.587, 0.114])
+    np.testing.assert_allclose(result[..., 0], expected, atol=1)

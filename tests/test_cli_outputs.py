@@ -67,11 +67,32 @@ def test_single_input_into_existing_directory_keeps_its_name(invoke, gray_png, t
     assert (out / "gray.png").is_file()
 
 
-@pytest.mark.parametrize("suffix", [".pgm", ".ppm", ".gif", ".pbm"])
-def test_netpbm_and_gif_outputs_are_accepted(invoke, gray_png, tmp_path, suffix):
-    """Encoders that take only gray (.pgm, .pbm) or only colour (.ppm, .gif) are still writers:
-    the up-front check must not refuse them, and a gray result is written to colour ones."""
+@pytest.mark.parametrize("suffix", [".pgm", ".ppm"])
+def test_netpbm_outputs_are_accepted(invoke, gray_png, tmp_path, suffix):
+    """Encoders that take only gray (.pgm) or only colour (.ppm) are still writers: the
+    up-front check must not refuse them, and a gray result is written to all colours."""
     out = tmp_path / f"out{suffix}"
     result = invoke("filter", gray_png, "-n", "identity", "-o", out)
     assert result.exit_code == 0, result.output
-    assert io.read_image(out).shape[:2] == io.read_image(gray_png).shape
+    back = io.read_image(out)
+    gray = io.read_image(gray_png)
+    np.testing.assert_array_equal(back if back.ndim == 2 else back[..., 1], gray)
+
+
+@pytest.mark.parametrize("suffix", [".pbm", ".hdr"])
+def test_outputs_that_would_change_the_values_are_refused_up_front(invoke, gray_png, tmp_path,
+                                                                   suffix):
+    """PBM keeps 1 bit, Radiance HDR only 3-channel floats: a usage error, nothing written."""
+    out = tmp_path / f"out{suffix}"
+    result = invoke("filter", gray_png, "-n", "identity", "-o", out)
+    assert result.exit_code == 2 and result.stderr.startswith("error: ")
+    assert not out.exists()
+
+
+def test_gray_plus_alpha_is_written_to_png_as_rgba(invoke, tmp_path):
+    """A gray+alpha result (from a 2-channel array) goes into a PNG as gray, gray, gray, alpha."""
+    image = np.dstack([np.full((3, 4), 70, np.uint8), np.full((3, 4), 128, np.uint8)])
+    src, out = tmp_path / "ga.npy", tmp_path / "out.png"
+    np.save(src, image)
+    assert invoke("correlate", src, "-k", "1", "-o", out).exit_code == 0
+    np.testing.assert_array_equal(io.read_image(out)[0, 0], [70, 70, 70, 128])

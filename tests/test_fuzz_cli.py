@@ -181,8 +181,9 @@ def _option_value(options: list[str], name: str, default: str) -> str:
     return values[-1] if values else default
 
 
-def _expected_shape(call: Call, image: np.ndarray) -> tuple[int, ...]:
-    """Output size by CLI.md: --shape, then ceil(n / stride); --gray drops the channels."""
+def _expected_shape(call: Call, image: np.ndarray, suffix: str) -> tuple[int, ...]:
+    """Output size by CLI.md: --shape, then ceil(n / stride); --gray makes colour one channel
+    and keeps alpha (gray + alpha, which image formats other than .npy store as RGBA)."""
     if call.kernel_text is not None:
         kh, kw = parse_kernel(call.kernel_text).shape
     else:
@@ -198,6 +199,8 @@ def _expected_shape(call: Call, image: np.ndarray) -> tuple[int, ...]:
     size = (math.ceil(height / sy), math.ceil(width / sx))
     if image.ndim == 3 and "--gray" not in call.options:
         return (*size, image.shape[2])
+    if image.ndim == 3 and image.shape[2] == 4:  # --gray on RGBA: gray + alpha
+        return (*size, 2 if suffix == ".npy" else 4)
     return size
 
 
@@ -251,7 +254,7 @@ def check_call(call: Call) -> None:
         for path in outputs:  # whatever is there is a whole image of the documented size
             source = call.images[int(path.stem[2:])] if not single else call.images[0]
             written = io.read_image(path)
-            expected = _expected_shape(call, source.array)
+            expected = _expected_shape(call, source.array, path.suffix.lower())
             if path.suffix.lower() in (".npy", ".png", ".tif", ".tiff"):
                 assert written.shape == expected, shown
             else:  # other formats may lack gray (WebP) or alpha (JPEG, GIF...): size only

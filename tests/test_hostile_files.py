@@ -238,13 +238,17 @@ def test_overflowing_float_result_is_refused(invoke, tmp_path):
     assert not out.exists()
 
 
-def test_two_channel_npy_cannot_become_a_png(invoke, tmp_path):
-    """A gray+alpha .npy has no PNG layout in OpenCV: a clear message, not an assertion text."""
+def test_two_channel_npy_becomes_an_rgba_png(invoke, tmp_path):
+    """A gray+alpha .npy has no 2-channel PNG in OpenCV: it is stored as gray, gray, gray,
+    alpha, and the .npy output keeps the two channels."""
     src = tmp_path / "ga.npy"
-    np.save(src, _noise((4, 4, 2)))
-    result = invoke("correlate", src, "-k", "1", "-o", tmp_path / "out.png")
-    _one_error_line(result, "cannot store 2-channel pixels in a .png file")
+    image = _noise((4, 4, 2))
+    np.save(src, image)
+    assert invoke("correlate", src, "-k", "1", "-o", tmp_path / "out.png").exit_code == 0
+    png = io.read_image(tmp_path / "out.png")
+    np.testing.assert_array_equal(png, image[..., [0, 0, 0, 1]])
     assert invoke("correlate", src, "-k", "1", "-o", tmp_path / "out.npy").exit_code == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), image)
 
 
 # ---------------------------------------------------------------------------------------------

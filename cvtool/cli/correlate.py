@@ -115,12 +115,21 @@ def _alpha_through(alpha: np.ndarray, settings: FilterSettings, value: float) ->
     ``valid``/``full`` the alpha under the kernel's anchor (the border made up by --padding),
     then the stride."""
     rows, cols = settings.kernel.shape
-    top, left = rows // 2, cols // 2
+    # The input pixel that output (0, 0) of `valid` stands on: correlate weighs f(i+k, j+l)
+    # by h(k, l) and is anchored at (kh//2, kw//2); convolve weighs it by the rotated kernel,
+    # which moves the anchor of an even kernel to ((kh-1)//2, (kw-1)//2).
+    if settings.operation == "correlate":
+        top, left = rows // 2, cols // 2
+    else:
+        top, left = (rows - 1) // 2, (cols - 1) // 2
     if settings.shape == "valid":
         plane = alpha[top:top + alpha.shape[0] - rows + 1, left:left + alpha.shape[1] - cols + 1]
     elif settings.shape == "full":
         mode = "zero" if settings.padding == "normalized" else settings.padding
-        plane = pad(alpha, ((rows - 1 - top, top), (cols - 1 - left, left)), mode, value)
+        # In floating point, as the colour is: an out-of-range border value or an `extend`
+        # reflection must saturate when mapped back, not wrap around in the pixel type.
+        plane = pad(alpha.astype(np.float64), ((rows - 1 - top, top), (cols - 1 - left, left)),
+                    mode, value)
     else:
         plane = alpha
     step_y, step_x = settings.stride
@@ -134,9 +143,9 @@ def filter_image(image: np.ndarray, settings: FilterSettings, *,
     Returns the filtered colour (or gray) values, floating point (float32, or float64 for
     float64 input), and the alpha plane on the same output grid (None without alpha).
     """
-    if settings.gray:
-        image = to_gray(image)
     colour, alpha = split_alpha(image)
+    if settings.gray:
+        colour = to_gray(colour)
     colour_pad, alpha_pad = _pad_values_for(colour, alpha, settings.pad_value)
     operation = OPERATIONS[settings.operation]
     result = operation(colour, settings.kernel, padding=settings.padding, pad_value=colour_pad,
@@ -161,7 +170,8 @@ def to_output_pixels(values: np.ndarray, alpha: np.ndarray | None, input_dtype: 
     if alpha is None:
         return colour, mode
     if alpha.dtype != colour.dtype:
-        alpha = alpha if mode == "raw" else io.to_pixel_type(alpha, "clip", colour.dtype)
+        alpha = (alpha.astype(colour.dtype) if mode == "raw"
+                 else io.to_pixel_type(alpha, "clip", colour.dtype))
     channels = 1 if colour.ndim == 2 else colour.shape[2]
     pixels = np.empty(colour.shape[:2] + (channels + 1,), colour.dtype)
     pixels[..., :channels] = colour.reshape(colour.shape[:2] + (channels,))
