@@ -445,6 +445,8 @@ def run_batch(inputs: Sequence[str], work: Callable[[int, str], Outcome], *, job
             counts = [f"{succeeded} {done_word}"]
             if negative_word is not None:
                 counts.append(f"{negative} {negative_word}")
+            else:  # a command without a word for "not ok" counts it as failed
+                failed += negative
             if failed or negative_word is None:
                 counts.append(f"{failed} failed")
             sys.stderr.write(", ".join(counts) + "\n")
