@@ -26,19 +26,39 @@ from concurrent.futures import Future
 from concurrent.futures import wait as futures_wait
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cvtool import io
 from cvtool.errors import CvToolError, ProcessingError, UsageError
 from cvtool.kernels import parse_number
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
 #: Everything that is not a result goes to stderr (rich honours NO_COLOR by itself).
-console = Console(stderr=True, highlight=False)
+# Rich is imported only when something is drawn: it costs ~45 ms of start-up, which a script
+# calling cvtool once per file pays on every call.
+
+
+@cache
+def stderr_console() -> Console:
+    """The Rich console on stderr, made on first use."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def stderr_is_terminal() -> bool:
+    """Whether stderr is a terminal: progress bars and summaries are shown only then."""
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stream
+        return False
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 2, 130, 143
 
@@ -393,7 +413,7 @@ def run_batch(inputs: Sequence[str], work: Callable[[int, str], Outcome], *, job
     starts, the inputs finished are counted on stderr, and ``typer.Exit`` carries 130
     (SIGINT) or 143 (SIGTERM).
     """
-    show_progress = console.is_terminal and not quiet and not json_mode and len(inputs) > 1
+    show_progress = stderr_is_terminal() and not quiet and not json_mode and len(inputs) > 1
     succeeded = failed = negative = 0
     pool = _DaemonPool(inputs, work, jobs)
     futures = pool.futures
@@ -451,8 +471,8 @@ def run_batch(inputs: Sequence[str], work: Callable[[int, str], Outcome], *, job
                 counts.append(f"{failed} failed")
             sys.stderr.write(", ".join(counts) + "\n")
         return EXIT_FAILURE
-    if console.is_terminal and not quiet and not json_mode and len(inputs) > 1:
-        console.print(f"{succeeded} {done_word}")
+    if stderr_is_terminal() and not quiet and not json_mode and len(inputs) > 1:
+        stderr_console().print(f"{succeeded} {done_word}")
     return EXIT_OK
 
 
@@ -501,7 +521,15 @@ def progress_bar(*, counted: bool = True) -> Progress:
 
     Callers show it only when stderr is a terminal and neither ``-q`` nor ``--json`` is given.
     """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     columns = [TextColumn("{task.description}"), BarColumn()]
     if counted:
         columns.append(MofNCompleteColumn())
-    return Progress(*columns, TimeElapsedColumn(), console=console, transient=True)
+    return Progress(*columns, TimeElapsedColumn(), console=stderr_console(), transient=True)

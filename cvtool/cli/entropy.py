@@ -35,7 +35,6 @@ from cvtool.cli.common import (
     Json,
     Outcome,
     Quiet,
-    console,
     expand_inputs,
     is_batch,
     parse_number_list,
@@ -43,6 +42,7 @@ from cvtool.cli.common import (
     progress_bar,
     reporting_errors,
     run_batch,
+    stderr_is_terminal,
 )
 from cvtool.entropy import (
     UNITS,
@@ -189,7 +189,7 @@ def _map_batch(inputs: list[str], window: int, output: str, jobs: int, quiet: bo
     paths = expand_inputs(inputs)
     targets = plan_outputs(paths, output, batch=is_batch(inputs))
     # A bar for one big image; run_batch shows its own across several.
-    show_bar = console.is_terminal and not quiet and not json_mode and len(paths) == 1
+    show_bar = stderr_is_terminal() and not quiet and not json_mode and len(paths) == 1
 
     def work(index: int, path: str) -> Outcome:
         image = io.read_image(path)

@@ -6,8 +6,6 @@ from typing import Annotated
 
 import numpy as np
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from cvtool.cli.common import Gray, Jobs, Json, Quiet, reporting_errors
 from cvtool.cli.correlate import (
@@ -47,6 +45,9 @@ def _format_matrix(kernel: np.ndarray) -> str:
 
 def print_kernel_table() -> None:
     """Print every named kernel's matrix (defaults for box and gaussian) as a table on stdout."""
+    from rich.console import Console  # only --list draws a table: keep rich off start-up
+    from rich.table import Table
+
     table = Table(title="cvtool filter -n NAME", show_lines=True)
     table.add_column("name", style="bold")
     table.add_column("kernel (correlated, as cv2.filter2D)", no_wrap=True)

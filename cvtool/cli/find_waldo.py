@@ -18,7 +18,6 @@ from cvtool.cli.common import (
     Json,
     Outcome,
     Quiet,
-    console,
     engine_workers,
     expand_inputs,
     is_batch,
@@ -27,6 +26,7 @@ from cvtool.cli.common import (
     reporting_errors,
     run_batch,
     same_file,
+    stderr_is_terminal,
 )
 from cvtool.draw import annotate_matches
 from cvtool.errors import UsageError
@@ -155,7 +155,7 @@ def run(scenes: list[str], settings: Settings, *, output: str | None, heatmap: s
     # An image written to stdout is the result there; the text would corrupt it.
     print_results = io.STDIO not in (output, heatmap)
     # A bar over the scales for one scene; run_batch shows its own across several.
-    show_bar = (console.is_terminal and not quiet and not json_mode and len(paths) == 1
+    show_bar = (stderr_is_terminal() and not quiet and not json_mode and len(paths) == 1
                 and len(settings.scales) > 1)
 
     def work(index: int, path: str) -> Outcome:
