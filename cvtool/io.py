@@ -452,8 +452,10 @@ def encode_image(image: np.ndarray, suffix: str) -> bytes:
     except cv2.error as exc:
         raise ProcessingError(f"cannot encode a {suffix} file: {exc.err or exc}") from None
     if not ok:  # OpenCV's reason went to its (silenced) log: say what was refused
+        hint = ("; JPEG 2000 needs at least 32x32 pixels"
+                if suffix == ".jp2" and min(image.shape[:2]) < 32 else "")
         raise ProcessingError(
-            f"cannot encode {channels}-channel {image.dtype} pixels as a {suffix} file")
+            f"cannot encode {channels}-channel {image.dtype} pixels as a {suffix} file{hint}")
     return buffer.tobytes()
 
 

@@ -96,3 +96,11 @@ def test_gray_plus_alpha_is_written_to_png_as_rgba(invoke, tmp_path):
     np.save(src, image)
     assert invoke("correlate", src, "-k", "1", "-o", out).exit_code == 0
     np.testing.assert_array_equal(io.read_image(out)[0, 0], [70, 70, 70, 128])
+
+
+def test_small_jpeg2000_output_says_why_it_fails(invoke, gray_png, tmp_path):
+    """OpenCV's JPEG 2000 encoder refuses images under 32x32; the error says so."""
+    out = tmp_path / "out.jp2"
+    result = invoke("filter", gray_png, "-n", "identity", "-o", out)
+    assert result.exit_code == 1 and "at least 32x32" in result.stderr
+    assert not out.exists()
