@@ -349,3 +349,20 @@ def test_logits_too_far_apart_for_floats_give_no_warning():
         warnings.simplefilter("error")
         np.testing.assert_array_equal(softmax([1e308, -1e308]), [1.0, 0.0])
         assert log_softmax([1e308, -1e308])[1] == -math.inf
+
+
+@pytest.mark.parametrize("shape,window", [((1, 1), 1501), ((2, 5), 41), ((4, 3), 9)])
+def test_local_entropy_window_larger_than_the_image(shape, window):
+    """A window far larger than the image counts only in-image pixels; the result equals a
+    naive per-window count (the engine clamps such windows, found slow by fuzzing)."""
+    rng = np.random.default_rng(7)
+    image = rng.integers(0, 5, shape).astype(np.uint8)
+    r = window // 2
+    expected = np.zeros(shape)
+    for i in range(shape[0]):
+        for j in range(shape[1]):
+            patch = image[max(0, i - r):i + r + 1, max(0, j - r):j + r + 1]
+            _, counts = np.unique(patch, return_counts=True)
+            p = counts / counts.sum()
+            expected[i, j] = -(p * np.log2(p)).sum()
+    np.testing.assert_allclose(local_entropy(image, window), expected, atol=1e-12)
