@@ -358,8 +358,9 @@ class NormStats:
             eps = float(data.get("eps", 1e-5))
             scale = float(data.get("scale", 1.0))
             count = int(data.get("count", 0))
-        except (TypeError, ValueError):
-            raise fail("mean, var, gamma, beta, eps, scale and count must be numbers") from None
+        except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
+            raise fail("mean, var, gamma, beta, eps, scale and count must be finite numbers"
+                       ) from None
         if not mean or len(mean) != len(var):
             raise fail(f"mean has {len(mean)} values and var {len(var)}; they must match")
         if len(mean) not in (1, 3):

@@ -38,6 +38,9 @@ __all__ = ["Match", "SearchResult", "PreparedTemplate", "prepare_template", "znc
 #: magnitude in the image is "flat": its score is 0 rather than a ratio of rounding errors.
 FLAT_RELATIVE_STD = 1e-5
 
+#: The most template sizes one search takes (``--scales MIN:MAX:N`` and lists alike).
+MAX_SCALES = 1000
+
 
 @dataclass(frozen=True)
 class Match:
@@ -485,8 +488,9 @@ def parse_scales(text: str) -> list[float]:
             raise UsageError(f"--scales takes MIN:MAX:N with N a whole number, "
                              f"got {text!r}")
         count = int(parts[2])
-        if count < 1:
-            raise UsageError(f"--scales: N must be >= 1, got {count}")
+        if not 1 <= count <= MAX_SCALES:
+            # Each scale is a full search: a mistyped N must not queue millions of them.
+            raise UsageError(f"--scales: N must be between 1 and {MAX_SCALES}, got {count}")
         _check_scales([low, high])
         if count == 1:
             if not math.isclose(low, high):
@@ -497,6 +501,8 @@ def parse_scales(text: str) -> list[float]:
     words = [w for w in text.replace(",", " ").split() if w]
     if not words:
         raise UsageError("--scales needs at least one factor")
+    if len(words) > MAX_SCALES:
+        raise UsageError(f"--scales takes at most {MAX_SCALES} factors, got {len(words)}")
     values = [parse_number(w, "--scales value") for w in words]
     _check_scales(values)
     return values

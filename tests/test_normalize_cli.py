@@ -176,3 +176,17 @@ def test_stdin_is_read_once_for_both_passes(invoke, batch, tmp_path):
     assert result.exit_code == 0, result.stderr
     values = np.load(out / "stdin.npy").reshape(-1, 3).astype(np.float64)
     np.testing.assert_allclose(values.mean(axis=0), 0, atol=1e-5)
+
+
+@pytest.mark.parametrize("content", ["[" * 3000 + "]" * 3000,
+                                     '{"mean": [0], "var": [1], "count": 1e400}',
+                                     '{"mean": [0], "var": [1], "count": Infinity}'])
+def test_hostile_stats_file_is_one_error_line(invoke, tmp_path, content):
+    """Found by fuzzing: deep nesting and an infinite count gave tracebacks."""
+    src = tmp_path / "a.npy"
+    np.save(src, np.zeros((2, 2), np.float32))
+    stats = tmp_path / "s.json"
+    stats.write_text(content)
+    result = invoke("normalize", str(src), "-o", str(tmp_path / "out"), "--stats", str(stats))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1

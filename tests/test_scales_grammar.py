@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cvtool.errors import UsageError
-from cvtool.matching import parse_scales
+from cvtool.matching import MAX_SCALES, parse_scales
 
 
 @pytest.mark.parametrize("text", ["\u0661", "1_0", "1_0,1", "0.5:1_0:3", "1:2:\u0663", "1:2:1_0",
@@ -40,3 +40,10 @@ def test_non_positive_factors_are_still_refused(text):
     """The grammar change keeps the positivity check."""
     with pytest.raises(UsageError, match="positive"):
         parse_scales(text)
+
+
+def test_scale_count_is_bounded():
+    """A mistyped N (1:2:99999999) must not queue 10^8 searches: a usage error instead."""
+    with pytest.raises(UsageError, match="between 1 and"):
+        parse_scales("1:2:99999999")
+    assert len(parse_scales(f"1:2:{MAX_SCALES}")) == MAX_SCALES

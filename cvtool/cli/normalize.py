@@ -107,6 +107,9 @@ def _load_stats(path: str) -> NormStats:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ProcessingError(f"--stats {path}: not valid JSON ({exc})") from None
+    except RecursionError:  # nesting deeper than the JSON decoder's stack
+        raise ProcessingError(f"--stats {path}: not a statistics file (nested too deeply)"
+                              ) from None
     return NormStats.from_dict(data, f"--stats {path}")
 
 
