@@ -28,7 +28,7 @@ from cvtool._filter_source import PaddedSource, resolve_workers
 from cvtool.errors import ProcessingError, UsageError
 from cvtool.padding import canonical_padding
 
-__all__ = ["SHAPES", "STRATEGIES", "choose_strategy", "convolve", "correlate",
+__all__ = ["SHAPES", "STRATEGIES", "anchor", "choose_strategy", "convolve", "correlate",
            "separable_factors"]
 
 #: Output shapes, as ``--shape`` accepts them.
@@ -174,6 +174,21 @@ def choose_strategy(kernel_shape: tuple[int, int], *, separable: bool, box: bool
     return "direct"
 
 
+def anchor(kernel_shape: tuple[int, int], *, convolve: bool = False) -> tuple[int, int]:
+    """The (row, column) offset from output (0, 0) of ``valid`` to the input pixel it sits on.
+
+    Correlation anchors at (kh//2, kw//2), as ``cv2.filter2D``; convolution rotates the kernel,
+    which moves an even kernel's anchor to ((kh-1)//2, (kw-1)//2), as ``scipy.ndimage.convolve``.
+
+    Examples
+    --------
+    >>> anchor((4, 3)), anchor((4, 3), convolve=True)
+    ((2, 1), (1, 1))
+    """
+    kh, kw = kernel_shape
+    return ((kh - 1) // 2, (kw - 1) // 2) if convolve else (kh // 2, kw // 2)
+
+
 # ----------------------------------------------------------------------------- the core
 
 def _filter(image, kernel, *, flip: bool, padding: str, pad_value, stride, shape: str,
@@ -200,11 +215,9 @@ def _filter(image, kernel, *, flip: bool, padding: str, pad_value, stride, shape
 
     height, width = img.shape[:2]
     kh, kw = k.shape
+    ay, ax = anchor((kh, kw), convolve=flip)
     if flip:
         k = k[::-1, ::-1]
-        ay, ax = (kh - 1) // 2, (kw - 1) // 2
-    else:
-        ay, ax = kh // 2, kw // 2
     if shape == "same":
         widths = ((ay, kh - 1 - ay), (ax, kw - 1 - ax))
     elif shape == "full":

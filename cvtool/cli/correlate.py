@@ -30,7 +30,7 @@ from cvtool.cli.common import (
 )
 from cvtool.color import full_scale, split_alpha, to_gray
 from cvtool.errors import ProcessingError, UsageError
-from cvtool.filtering import SHAPES
+from cvtool.filtering import SHAPES, anchor
 from cvtool.filtering import convolve as convolve_array
 from cvtool.filtering import correlate as correlate_array
 from cvtool.kernels import is_zero_sum, normalize_kernel, parse_kernel
@@ -115,13 +115,7 @@ def _alpha_through(alpha: np.ndarray, settings: FilterSettings, value: float) ->
     ``valid``/``full`` the alpha under the kernel's anchor (the border made up by --padding),
     then the stride."""
     rows, cols = settings.kernel.shape
-    # The input pixel that output (0, 0) of `valid` stands on: correlate weighs f(i+k, j+l)
-    # by h(k, l) and is anchored at (kh//2, kw//2); convolve weighs it by the rotated kernel,
-    # which moves the anchor of an even kernel to ((kh-1)//2, (kw-1)//2).
-    if settings.operation == "correlate":
-        top, left = rows // 2, cols // 2
-    else:
-        top, left = (rows - 1) // 2, (cols - 1) // 2
+    top, left = anchor((rows, cols), convolve=settings.operation == "convolve")
     if settings.shape == "valid":
         plane = alpha[top:top + alpha.shape[0] - rows + 1, left:left + alpha.shape[1] - cols + 1]
     elif settings.shape == "full":
