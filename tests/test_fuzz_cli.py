@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -290,9 +291,5 @@ def test_the_property_catches_a_traceback(monkeypatch):
     monkeypatch.setattr(correlate_module, "parse_kernel", explode)
     call = Call("correlate", ["--kernel=1"], kernel_text="1",
                 images=[Image(np.zeros((2, 2), np.uint8), ".png")])
-    try:
+    with pytest.raises(AssertionError, match="RuntimeError"):
         check_call(call)
-    except AssertionError as exc:
-        assert "RuntimeError" in str(exc)
-    else:
-        raise AssertionError("check_call accepted an uncaught exception")
