@@ -230,3 +230,16 @@ def test_nan_in_a_later_chunk_is_refused():
     values[-2] = np.nan
     with pytest.raises(ProcessingError):
         io.to_pixel_type(values, "clip", np.dtype(np.uint8))
+
+
+def test_stopped_writes_are_refused_until_reopened(tmp_path):
+    """After an interrupt closes the write gate no file appears; reopening lets writes go on."""
+    io.stop_writes()
+    try:
+        with pytest.raises(io.WritesStopped):
+            io.write_image(tmp_path / "a.png", np.zeros((2, 2), np.uint8))
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        io.reopen_writes()
+    io.write_image(tmp_path / "a.png", np.zeros((2, 2), np.uint8))
+    assert (tmp_path / "a.png").is_file()
