@@ -26,7 +26,7 @@ import scipy.ndimage as ndi
 
 from benchmarks.harness import Table
 from cvtool.filtering import correlate
-from cvtool.kernels import gaussian_kernel
+from cvtool.filtering.kernels import gaussian_kernel
 
 SIZE = 4096
 

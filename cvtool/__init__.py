@@ -2,7 +2,7 @@
 
 The functions below work on plain NumPy arrays (H×W or H×W×C, channels R, G, B(, A)) and
 never import OpenCV, Typer or Rich; ``cvtool.io`` reads and writes image files. (The
-entropy function is ``cvtool.entropy.entropy``: the module name is not shadowed.)
+entropy function is ``cvtool.measures.entropy.entropy``: the module name is not shadowed.)
 
 Examples
 --------
@@ -14,8 +14,14 @@ Examples
 
 __version__ = "0.1.0"
 
-from cvtool.batchnorm import RunningStats, batch_norm  # noqa: E402
-from cvtool.entropy import (  # noqa: E402
+from cvtool.errors import CvToolError, ProcessingError, UsageError  # noqa: E402
+from cvtool.filtering import convolve, correlate  # noqa: E402
+from cvtool.filtering.kernels import gaussian_kernel, named_kernel, parse_kernel  # noqa: E402
+from cvtool.imaging.padding import pad  # noqa: E402
+from cvtool.imaging.resample import resize  # noqa: E402
+from cvtool.matching import Match, find, zncc  # noqa: E402
+from cvtool.measures.batch_stats import RunningStats, batch_norm  # noqa: E402
+from cvtool.measures.entropy import (  # noqa: E402
     cross_entropy,
     image_entropy,
     kl_divergence,
@@ -23,12 +29,6 @@ from cvtool.entropy import (  # noqa: E402
     log_softmax,
     softmax,
 )
-from cvtool.errors import CvToolError, ProcessingError, UsageError  # noqa: E402
-from cvtool.filtering import convolve, correlate  # noqa: E402
-from cvtool.kernels import gaussian_kernel, named_kernel, parse_kernel  # noqa: E402
-from cvtool.matching import Match, find, zncc  # noqa: E402
-from cvtool.padding import pad  # noqa: E402
-from cvtool.resample import resize  # noqa: E402
 
 __all__ = [
     "__version__", "CvToolError", "UsageError", "ProcessingError",

@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 
 from cvtool.filtering import correlate
-from cvtool.kernels import gaussian_kernel
-from cvtool.padding import pad
+from cvtool.filtering.kernels import gaussian_kernel
+from cvtool.imaging.padding import pad
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_images" / "astronaut.png"

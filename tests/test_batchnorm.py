@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cvtool.batchnorm import (
+from cvtool.errors import ProcessingError, UsageError
+from cvtool.measures.batch_stats import (
     NormStats,
     RunningStats,
     batch_norm,
@@ -19,7 +20,6 @@ from cvtool.batchnorm import (
     per_channel,
     pixel_scale,
 )
-from cvtool.errors import ProcessingError, UsageError
 
 
 def _batch(seed: int = 0, count: int = 4, shape=(6, 7, 3), dtype=np.uint8) -> list[np.ndarray]:
@@ -101,7 +101,7 @@ def test_statistics_stay_exact_when_the_mean_dwarfs_the_spread():
 
 def test_large_images_are_folded_in_blocks_exactly(monkeypatch):
     """Block-wise folding (bounded memory) gives the same numbers as one pass."""
-    import cvtool.batchnorm as bn
+    import cvtool.measures.batch_stats as bn
 
     monkeypatch.setattr(bn, "_BLOCK_PIXELS", 7)
     image = _batch(4, 1, (9, 11, 3))[0]

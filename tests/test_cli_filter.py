@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from cvtool.kernels import KERNEL_NAMES, named_kernel
+from cvtool.filtering.kernels import KERNEL_NAMES, named_kernel
 
 
 def _kernel_text(kernel: np.ndarray) -> str:

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from cvtool.entropy import (
+from cvtool.errors import ProcessingError, UsageError
+from cvtool.measures.entropy import (
     base_value,
     channel_entropies,
     cross_entropy,
@@ -26,7 +27,6 @@ from cvtool.entropy import (
     max_local_entropy,
     softmax,
 )
-from cvtool.errors import ProcessingError, UsageError
 
 # --- the lecture's numbers -------------------------------------------------------------------
 

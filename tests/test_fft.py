@@ -1,4 +1,4 @@
-"""Tests for cvtool.fft: smooth sizes and tiled FFT valid-mode correlation."""
+"""Tests for cvtool.imaging.fft: smooth sizes and tiled FFT valid-mode correlation."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.signal import correlate2d
 
-from cvtool import fft
-from cvtool.fft import fft_correlate_valid, smooth_size
+from cvtool.imaging import fft
+from cvtool.imaging.fft import fft_correlate_valid, smooth_size
 
 
 def _is_smooth(m: int) -> bool:

@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from cvtool import io
 from cvtool.cli.app import app
-from cvtool.kernels import named_kernel, parse_kernel
+from cvtool.filtering.kernels import named_kernel, parse_kernel
 
 # ---------------------------------------------------------------------------------------------
 # Strategies

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from helpers import PicklePayload
 
-from cvtool import kernels
 from cvtool.errors import UsageError
-from cvtool.kernels import (
+from cvtool.filtering import kernels
+from cvtool.filtering.kernels import (
     KERNEL_ALIASES,
     KERNEL_NAMES,
     box_kernel,

@@ -8,7 +8,13 @@ import pytest
 from helpers import NUMPY_PAD
 
 from cvtool.errors import UsageError
-from cvtool.padding import PADDING_ALIASES, PADDING_MODES, canonical_padding, pad, pad_indices
+from cvtool.imaging.padding import (
+    PADDING_ALIASES,
+    PADDING_MODES,
+    canonical_padding,
+    pad,
+    pad_indices,
+)
 
 CV2_BORDER = {
     "zero": cv2.BORDER_CONSTANT,

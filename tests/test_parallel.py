@@ -1,4 +1,4 @@
-"""The shared thread-pool map (cvtool._parallel), the engines that run on it, and work shared
+"""The shared thread-pool map (cvtool.threads), the engines that run on it, and work shared
 across scenes and threads (a template prepared once for a whole find-waldo run)."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ import threading
 import numpy as np
 import pytest
 
-from cvtool._filter_source import resolve_workers as filter_source_resolve_workers
-from cvtool._filter_source import run_tiles
-from cvtool._parallel import map_threads, resolve_workers
 from cvtool.errors import ProcessingError, UsageError
-from cvtool.fft import fft_correlate_valid
+from cvtool.filtering.source import resolve_workers as filter_source_resolve_workers
+from cvtool.filtering.source import run_tiles
+from cvtool.imaging.fft import fft_correlate_valid
 from cvtool.matching import find, prepare_template, search, zncc
+from cvtool.threads import map_threads, resolve_workers
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
@@ -165,11 +165,11 @@ def test_one_prepared_template_serves_gray_and_colour_scenes():
 
 def test_template_is_resized_once_per_scale_across_scenes(monkeypatch):
     """Three scenes, two scales that need resizing: two resizes in all, not six."""
-    import cvtool.matching
+    import cvtool.matching.core
 
     calls = []
-    real = cvtool.matching.resize
-    monkeypatch.setattr(cvtool.matching, "resize",
+    real = cvtool.matching.core.resize
+    monkeypatch.setattr(cvtool.matching.core, "resize",
                         lambda image, size: calls.append(size) or real(image, size))
     rng = np.random.default_rng(5)
     scenes = [rng.random((80, 90)) for _ in range(3)]

@@ -1,4 +1,4 @@
-"""Tests for cvtool.resample against OpenCV's INTER_AREA / INTER_LINEAR as oracles."""
+"""Tests for cvtool.imaging.resample against OpenCV's INTER_AREA / INTER_LINEAR as oracles."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cvtool.errors import UsageError
-from cvtool.resample import pyramid_down, resize
+from cvtool.imaging.resample import pyramid_down, resize
 
 
 def _image(shape, seed=0):

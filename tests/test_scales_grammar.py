@@ -1,4 +1,4 @@
-"""--scales reads numbers with the one grammar of the CLI (cvtool.kernels.parse_number)."""
+"""--scales reads numbers with the one grammar of the CLI (the kernel grammar's parse_number)."""
 
 from __future__ import annotations
 

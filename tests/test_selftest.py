@@ -23,7 +23,7 @@ import pytest
 import typer.main
 
 import cvtool
-from cvtool import selftest
+from cvtool.cli import selftest_checks as selftest
 from cvtool.cli.app import app
 from cvtool.cli.selftest import run_cli
 
@@ -175,7 +175,7 @@ def _clip_wraps_around(monkeypatch):
 
 
 def _mirror_is_symmetric(monkeypatch):
-    from cvtool.padding import canonical_padding
+    from cvtool.imaging.padding import canonical_padding
 
     monkeypatch.setattr("cvtool.cli.correlate.canonical_padding", lambda name: canonical_padding(
         "symmetric" if name == "mirror" else name))
@@ -209,7 +209,7 @@ def _image_entropy_halved(monkeypatch):
 
 
 def _base_ignored(monkeypatch):
-    from cvtool.entropy import entropy
+    from cvtool.measures.entropy import entropy
 
     monkeypatch.setattr("cvtool.cli.entropy.entropy", lambda p, base=2: entropy(p, 2))
 
@@ -224,7 +224,7 @@ def _naive_softmax(monkeypatch):
 
 
 def _sample_variance(monkeypatch):
-    from cvtool.batchnorm import RunningStats
+    from cvtool.measures.batch_stats import RunningStats
 
     monkeypatch.setattr(RunningStats, "var", property(lambda s: s.m2 / (s.count - 1)))
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from test_filtering import oracle
 
-import cvtool.fft
-from cvtool import _filter_strategies
+import cvtool.imaging.fft
 from cvtool.filtering import choose_strategy, convolve, correlate, separable_factors
+from cvtool.filtering import strategies as _filter_strategies
 
 MODES = ("zero", "constant", "clamp", "mirror", "symmetric", "wrap", "extend", "normalized")
 RNG = np.random.default_rng(2024)
@@ -44,7 +44,7 @@ def check(got, image, kernel, *, float64: bool, fft: bool, **kwargs):
 TILINGS = {
     # BAND_BYTES, GEMM_ROWS (rows per band), GEMM_MACS (column chunks), ROW_BLOCK, and the
     # FFT tile plan: input tile (fh, fw) for a kernel (kh, kw) gives (fh-kh+1)×(fw-kw+1)
-    # outputs per tile (None: the real planner, cvtool.fft._plan).
+    # outputs per tile (None: the real planner, cvtool.imaging.fft._plan).
     "tiny-tiles": (64, 1, 1, 1, lambda h, w, kh, kw: (kh + 1, kw + 1)),  # 2×2 outputs
     "small-tiles": (2048, 3, 300, 5, lambda h, w, kh, kw: (kh + 3, kw + 4)),  # 4×5 outputs
     "default": (_filter_strategies.BAND_BYTES, _filter_strategies.GEMM_ROWS,
@@ -62,7 +62,7 @@ def band_bytes(request, monkeypatch):
                            strict=True):
         monkeypatch.setattr(_filter_strategies, name, value)
     if plan is not None:
-        monkeypatch.setattr(cvtool.fft, "_plan", plan)
+        monkeypatch.setattr(cvtool.imaging.fft, "_plan", plan)
     return values
 
 
@@ -112,7 +112,7 @@ def test_threads_do_not_change_the_result(workers, monkeypatch):
     """The result is bit-identical for any thread count (tiles do not depend on it)."""
     monkeypatch.setattr(_filter_strategies, "BAND_BYTES", 4096)
     monkeypatch.setattr(_filter_strategies, "GEMM_ROWS", 3)
-    monkeypatch.setattr(cvtool.fft, "_plan", lambda h, w, kh, kw: (kh + 6, kw + 8))
+    monkeypatch.setattr(cvtool.imaging.fft, "_plan", lambda h, w, kh, kw: (kh + 6, kw + 8))
     image = RNG.normal(size=(64, 50)).astype(np.float32)
     for strategy in ("direct", "separable", "box", "fft"):
         k = kernel_for(strategy, (5, 5), positive=False)
@@ -142,7 +142,7 @@ def test_forcing_an_inapplicable_strategy_is_an_error(strategy, kernel):
 
 def test_separable_factors():
     """Rank-1 kernels factor exactly (box, Sobel, Gaussian); others do not."""
-    from cvtool.kernels import SOBEL_X, box_kernel, gaussian_kernel
+    from cvtool.filtering.kernels import SOBEL_X, box_kernel, gaussian_kernel
     for k in (SOBEL_X, box_kernel(4), gaussian_kernel(7), np.array([[2.0, -1.0, 3.0]])):
         col, row = separable_factors(k)
         np.testing.assert_allclose(np.outer(col, row), k, rtol=1e-14, atol=1e-17)

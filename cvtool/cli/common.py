@@ -34,7 +34,7 @@ import typer
 
 from cvtool import io
 from cvtool.errors import CvToolError, ProcessingError, UsageError
-from cvtool.kernels import parse_number
+from cvtool.filtering.kernels import parse_number
 
 if TYPE_CHECKING:
     from rich.console import Console

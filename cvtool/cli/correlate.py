@@ -28,13 +28,13 @@ from cvtool.cli.common import (
     reporting_errors,
     run_batch,
 )
-from cvtool.color import full_scale, split_alpha, to_gray
 from cvtool.errors import ProcessingError, UsageError
 from cvtool.filtering import SHAPES, anchor
 from cvtool.filtering import convolve as convolve_array
 from cvtool.filtering import correlate as correlate_array
-from cvtool.kernels import is_zero_sum, normalize_kernel, parse_kernel
-from cvtool.padding import canonical_padding, pad
+from cvtool.filtering.kernels import is_zero_sum, normalize_kernel, parse_kernel
+from cvtool.imaging.color import full_scale, split_alpha, to_gray
+from cvtool.imaging.padding import canonical_padding, pad
 
 OPERATIONS = {"correlate": correlate_array, "convolve": convolve_array}
 

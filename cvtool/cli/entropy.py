@@ -44,7 +44,8 @@ from cvtool.cli.common import (
     run_batch,
     stderr_is_terminal,
 )
-from cvtool.entropy import (
+from cvtool.errors import UsageError
+from cvtool.measures.entropy import (
     UNITS,
     base_value,
     channel_entropies,
@@ -62,7 +63,6 @@ from cvtool.entropy import (
     max_local_entropy,
     softmax,
 )
-from cvtool.errors import UsageError
 
 #: JSON has no infinity; an infinite cross-entropy or KL is written as null, with this note.
 INFINITE_NOTE = ("infinite: --probs gives probability 0 to an outcome --target allows, "

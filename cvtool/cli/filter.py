@@ -18,7 +18,7 @@ from cvtool.cli.correlate import (
     run_filter_batch,
 )
 from cvtool.errors import UsageError
-from cvtool.kernels import KERNEL_ALIASES, KERNEL_NAMES, named_kernel
+from cvtool.filtering.kernels import KERNEL_ALIASES, KERNEL_NAMES, named_kernel
 
 _NOTES = {
     "identity": "copies the image",

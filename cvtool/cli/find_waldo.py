@@ -28,8 +28,8 @@ from cvtool.cli.common import (
     same_file,
     stderr_is_terminal,
 )
-from cvtool.draw import annotate_matches
 from cvtool.errors import UsageError
+from cvtool.imaging.draw import annotate_matches
 from cvtool.matching import Match, SearchResult, parse_scales, prepare_template, search, zncc
 
 Scenes = Annotated[list[str], typer.Argument(

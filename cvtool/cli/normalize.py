@@ -33,15 +33,6 @@ import numpy as np
 import typer
 
 from cvtool import io
-from cvtool.batchnorm import (
-    NormStats,
-    RunningStats,
-    channel_order,
-    check_eps,
-    colour_part,
-    per_channel,
-    pixel_scale,
-)
 from cvtool.cli.common import (
     Inputs,
     Jobs,
@@ -56,6 +47,15 @@ from cvtool.cli.common import (
     same_file,
 )
 from cvtool.errors import CvToolError, ProcessingError, UsageError
+from cvtool.measures.batch_stats import (
+    NormStats,
+    RunningStats,
+    channel_order,
+    check_eps,
+    colour_part,
+    per_channel,
+    pixel_scale,
+)
 
 
 def _depth_name(scale: float) -> str:

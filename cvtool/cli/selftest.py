@@ -1,4 +1,4 @@
-"""``cvtool selftest``: a fast check for CI smoke tests (the checks live in cvtool.selftest).
+"""``cvtool selftest``: a fast check for CI smoke tests (checks in cvtool.cli.selftest_checks).
 
 The checks run every subcommand through :func:`run_cli`: the real ``cvtool`` command (option
 parsing, batches, JSON, file output), in this process so that it is fast and does not depend
@@ -18,7 +18,7 @@ import typer
 import typer.main
 
 from cvtool.cli.common import EXIT_SIGINT, EXIT_SIGTERM, Json, print_error, reporting_errors
-from cvtool.selftest import CliResult, run_selftest
+from cvtool.cli.selftest_checks import CliResult, run_selftest
 
 
 @lru_cache(maxsize=1)

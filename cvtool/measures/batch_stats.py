@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cvtool.color import full_scale, split_alpha
 from cvtool.errors import ProcessingError, UsageError
+from cvtool.imaging.color import full_scale, split_alpha
 
 __all__ = [
     "RunningStats",
@@ -39,7 +39,7 @@ _BLOCK_PIXELS = 1 << 20
 def colour_part(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """Split an image into its colour channels (H×W×C, C = 1 or 3) and its alpha (or None).
 
-    Which channel is alpha is :func:`cvtool.color.split_alpha`'s rule (the 2nd of 2, the 4th
+    Which channel is alpha is :func:`cvtool.imaging.color.split_alpha`'s rule (the 2nd of 2, the 4th
     of 4), the same for every command; gray comes back with a channel axis of 1.
 
     Examples
@@ -74,7 +74,7 @@ def channel_order(channels: int) -> str:
 def pixel_scale(dtype: np.dtype) -> float:
     """The pixel value that stands for 1.0 on the 0..1 scale: 255, 65535, or 1 for floats.
 
-    Other integer types use their largest value; this is :func:`cvtool.color.full_scale`,
+    Other integer types use their largest value; this is :func:`cvtool.imaging.color.full_scale`,
     kept under this name as part of the normalize API.
 
     Examples

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cvtool.color import full_scale
+from cvtool.imaging.color import full_scale
 
 __all__ = ["draw_box", "draw_text", "text_size", "annotate_matches", "to_rgb"]
 

@@ -6,7 +6,7 @@ both with their (per-channel) means removed, is::
     zncc = sum(T' * W') / sqrt(sum(T'^2) * sum(W'^2))
 
 which is OpenCV's ``TM_CCOEFF_NORMED``. The numerator is one FFT correlation of the scene
-with the zero-mean template (:func:`cvtool.fft.fft_correlate_valid`: as ``sum(T') = 0``,
+with the zero-mean template (:func:`cvtool.imaging.fft.fft_correlate_valid`: as ``sum(T') = 0``,
 ``sum(T' * W') = sum(T' * W)``); ``sum(W'^2) = sum(W^2) - sum(W)^2 / n`` comes from running
 sums of the scene and of its square: exact integer sums for 8/16-bit scenes, float64 sums
 of the mean-shifted scene otherwise, so the difference never cancels catastrophically.
@@ -24,12 +24,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cvtool._parallel import map_threads, resolve_workers
-from cvtool.color import split_alpha, to_gray
 from cvtool.errors import ProcessingError, UsageError
-from cvtool.fft import fft_correlate_valid
-from cvtool.kernels import parse_number
-from cvtool.resample import pyramid_down, resize
+from cvtool.filtering.kernels import parse_number
+from cvtool.imaging.color import split_alpha, to_gray
+from cvtool.imaging.fft import fft_correlate_valid
+from cvtool.imaging.resample import pyramid_down, resize
+from cvtool.threads import map_threads, resolve_workers
 
 __all__ = ["Match", "SearchResult", "PreparedTemplate", "prepare_template", "zncc", "find",
            "search", "parse_scales"]
@@ -246,7 +246,7 @@ def _prepare(scene: np.ndarray, template: np.ndarray | PreparedTemplate, gray: b
 def _without_alpha(image: np.ndarray) -> np.ndarray:
     """``image`` as ``H × W × C`` colour (C = 1 for gray), alpha dropped.
 
-    :func:`cvtool.color.split_alpha` decides what alpha is (the 2nd of 2 channels, the 4th
+    :func:`cvtool.imaging.color.split_alpha` decides what alpha is (the 2nd of 2 channels, the 4th
     of 4), so a gray+alpha array is matched as gray here as in every other command.
     """
     colour, _ = split_alpha(image)
@@ -430,7 +430,7 @@ def zncc(scene: np.ndarray, template: np.ndarray | PreparedTemplate, *, gray: bo
     scene : ndarray, shape (H, W) or (H, W, C)
     template : ndarray, shape (h, w) or (h, w, C), or PreparedTemplate
         ``h <= H`` and ``w <= W`` (see :func:`prepare_template`). An alpha channel
-        (the 2nd of 2, the 4th of 4; see :func:`cvtool.color.split_alpha`) is ignored,
+        (the 2nd of 2, the 4th of 4; see :func:`cvtool.imaging.color.split_alpha`) is ignored,
         so gray+alpha is gray; a gray template in a colour scene (or a colour template
         in a gray scene) is compared with the other's BT.601 gray (0.299 R + 0.587 G +
         0.114 B); colour with colour is one joint ZNCC over all channels.
@@ -466,8 +466,8 @@ def zncc(scene: np.ndarray, template: np.ndarray | PreparedTemplate, *, gray: bo
 def parse_scales(text: str) -> list[float]:
     """Parse ``MIN:MAX:N`` (N factors spaced geometrically) or a list ``S1,S2,...``.
 
-    Each factor is read with :func:`cvtool.kernels.parse_number`, the grammar of every number
-    the CLI takes (ASCII digits, fractions such as ``1/2``, no NaN or infinity); ``N`` is a
+    Each factor is read with :func:`cvtool.filtering.kernels.parse_number`, the grammar of every
+    number the CLI takes (ASCII digits, fractions such as ``1/2``, no NaN or infinity); ``N`` is a
     whole number in ASCII digits.
 
     Examples

@@ -30,8 +30,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from cvtool.color import split_alpha, to_gray
 from cvtool.errors import ProcessingError, UsageError
+from cvtool.imaging.color import split_alpha, to_gray
 
 __all__ = [
     "BASES",
@@ -547,7 +547,7 @@ def _entropy_of_counts(counts: np.ndarray, base: float) -> float:
 
 
 def _colour_planes(image: np.ndarray) -> list[tuple[str, np.ndarray]]:
-    """The named intensity planes, alpha left out (:func:`cvtool.color.split_alpha`'s rule)."""
+    """The named intensity planes, alpha left out (as :func:`cvtool.imaging.color.split_alpha`)."""
     if not (image.ndim == 2 or (image.ndim == 3 and 1 <= image.shape[2] <= 4)):
         raise ProcessingError(f"expected a gray, RGB or RGBA image, got an array of shape "
                               f"{image.shape}")

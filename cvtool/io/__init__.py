@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cvtool.color import full_scale
 from cvtool.errors import ProcessingError, UsageError
+from cvtool.imaging.color import full_scale
 
 #: Default largest image, in pixels, that cvtool decodes (override with ``CVTOOL_MAX_PIXELS``).
 DEFAULT_MAX_PIXELS = 1 << 28

@@ -23,10 +23,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cvtool import _filter_strategies as _strategies
-from cvtool._filter_source import PaddedSource, resolve_workers
 from cvtool.errors import ProcessingError, UsageError
-from cvtool.padding import canonical_padding
+from cvtool.filtering import strategies as _strategies
+from cvtool.filtering.source import PaddedSource, resolve_workers
+from cvtool.imaging.padding import canonical_padding
 
 __all__ = ["SHAPES", "STRATEGIES", "anchor", "choose_strategy", "convolve", "correlate",
            "separable_factors"]
@@ -141,7 +141,7 @@ def _is_box(kernel: np.ndarray) -> bool:
 
 def _has_fft() -> bool:
     try:
-        from cvtool.fft import fft_correlate_valid  # noqa: F401
+        from cvtool.imaging.fft import fft_correlate_valid  # noqa: F401
     except ImportError:
         return False
     return True
@@ -257,7 +257,7 @@ def _filter(image, kernel, *, flip: bool, padding: str, pad_value, stride, shape
         _strategies.box(src, float(k.flat[0]), (kh, kw), out, (sy, sx), nworkers)
     else:
         if not _has_fft():
-            raise ValueError("strategy 'fft' needs cvtool.fft, which is not available")
+            raise ValueError("strategy 'fft' needs cvtool.imaging.fft, which is not available")
         _strategies.fft(src, k, out, (sy, sx), nworkers)
 
     if mode == "normalized":
@@ -322,7 +322,7 @@ _PARAMS_DOC = """
     padding : str
         How pixels outside the image are made up: ``zero``, ``constant``, ``clamp``,
         ``mirror``, ``symmetric``, ``wrap``, ``extend``, ``normalized`` or an alias
-        (see :mod:`cvtool.padding`).
+        (see :mod:`cvtool.imaging.padding`).
     pad_value : float or sequence of float
         The border for ``constant``, one value or one per channel.
     stride : int or (int, int)

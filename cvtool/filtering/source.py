@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from cvtool._parallel import map_threads, resolve_workers
-from cvtool.padding import pad, pad_indices
+from cvtool.imaging.padding import pad, pad_indices
+from cvtool.threads import map_threads, resolve_workers
 
 # resolve_workers is re-exported: filtering and the strategies import it from here.
 __all__ = ["PaddedSource", "resolve_workers", "run_tiles"]

@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from cvtool._parallel import map_threads, resolve_workers
+from cvtool.threads import map_threads, resolve_workers
 
 __all__ = ["smooth_size", "fft_correlate_valid"]
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cvtool._filter_source import PaddedSource, run_tiles
+from cvtool.filtering.source import PaddedSource, run_tiles
 
 # Bytes per row block of the box filter's horizontal pass (its scratch stays in L2).
 # Tests shrink it to force many small blocks on small images.
@@ -390,8 +390,8 @@ def box(src: PaddedSource, weight: float, shape: tuple[int, int], out: np.ndarra
 
 def fft(src: PaddedSource, kernel: np.ndarray, out: np.ndarray, stride: tuple[int, int],
         workers: int) -> None:
-    """Large kernels through ``cvtool.fft`` (overlap-save tiles at 2·3·5-smooth sizes)."""
-    from cvtool.fft import fft_correlate_valid
+    """Large kernels through ``cvtool.imaging.fft`` (overlap-save tiles at 2·3·5-smooth sizes)."""
+    from cvtool.imaging.fft import fft_correlate_valid
 
     sy, sx = stride
     padded = src.full()

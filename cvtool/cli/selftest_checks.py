@@ -125,7 +125,7 @@ class Session:
     >>> session.run("entropy", image, code=1)
     Traceback (most recent call last):
     ...
-    cvtool.selftest.CheckFailed: `cvtool entropy a.png` exited 0, expected 1
+    cvtool.cli.selftest_checks.CheckFailed: `cvtool entropy a.png` exited 0, expected 1
     >>> folder.cleanup()
     """
 
@@ -191,7 +191,7 @@ def expect_array(label: str, got: np.ndarray, expected, *, atol: float = 0.0,
     >>> expect_array("x.png", np.array([1, 3]), [1, 2])
     Traceback (most recent call last):
     ...
-    cvtool.selftest.CheckFailed: x.png: got [1, 3], expected [1, 2]
+    cvtool.cli.selftest_checks.CheckFailed: x.png: got [1, 3], expected [1, 2]
     """
     expected = np.asarray(expected, dtype=float)
     if got.shape != expected.shape:
@@ -212,7 +212,7 @@ def expect_value(label: str, got, expected, *, atol: float = 0.0) -> None:
     >>> expect_value("found", False, True)
     Traceback (most recent call last):
     ...
-    cvtool.selftest.CheckFailed: found: got False, expected True
+    cvtool.cli.selftest_checks.CheckFailed: found: got False, expected True
     """
     if isinstance(expected, float):
         good = isinstance(got, (int, float)) and not isinstance(got, bool) and math.isclose(

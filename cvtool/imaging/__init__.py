@@ -1,0 +1,1 @@
+"""Pixel-level building blocks: colour and alpha, padding, resampling, FFT correlation, drawing."""

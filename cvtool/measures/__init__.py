@@ -1,0 +1,1 @@
+"""Measures: information (entropy, cross-entropy, KL, softmax), image entropy, batch statistics."""
