@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cvtool import io
+from cvtool.cli.errors import cli_message
 from cvtool.errors import CvToolError, ProcessingError, UsageError
 from cvtool.filtering.kernels import parse_number
 
@@ -180,7 +181,7 @@ def reporting_errors() -> Iterator[None]:
             warnings.simplefilter("ignore")
             yield
     except CvToolError as exc:
-        print_error(str(exc))
+        print_error(cli_message(exc))
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt as exc:
         sys.stderr.write("interrupted\n")
@@ -433,7 +434,7 @@ def run_batch(inputs: Sequence[str], work: Callable[[int, str], Outcome], *, job
             try:
                 outcome = future.result()
             except CvToolError as exc:
-                report_failure(item, _prefixed(name, str(exc)))
+                report_failure(item, _prefixed(name, cli_message(exc)))
                 failed += 1
             except MemoryError:
                 report_failure(item, f"{name}: not enough memory to process this image")
