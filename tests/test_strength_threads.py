@@ -1,0 +1,75 @@
+"""The "every CPU" default of ``workers=None``, checked against the CPU count itself.
+
+The older check (``resolve_workers(None) >= 1``) also held when ``None`` meant one thread, so
+a core that silently stopped using the machine's other cores passed the whole suite.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+import pytest
+
+import cvtool
+from cvtool.threads import resolve_workers
+
+
+@pytest.mark.parametrize("cpus", [1, 2, 6, 64])
+def test_none_means_exactly_the_cpu_count(monkeypatch, cpus):
+    """``None`` is os.cpu_count() threads, not 1 and not a fixed number."""
+    monkeypatch.setattr(os, "cpu_count", lambda: cpus)
+    assert resolve_workers(None) == cpus
+
+
+def test_none_is_one_thread_when_the_cpu_count_is_unknown(monkeypatch):
+    """os.cpu_count() may return None (undeterminable): that is one thread, never zero."""
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert resolve_workers(None) == 1
+
+
+def test_none_on_this_machine():
+    """Unpatched, the default is this machine's CPU count (2 on the CI box, so not 1)."""
+    assert resolve_workers(None) == max(1, os.cpu_count() or 1)
+
+
+def _threads_started(monkeypatch, work) -> int:
+    started: list[str] = []
+    original = threading.Thread.start
+
+    def spy(thread):
+        started.append(thread.name)
+        return original(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", spy)
+    work()
+    return len(started)
+
+
+@pytest.mark.parametrize("call", ["correlate", "zncc"])
+def test_public_functions_use_several_threads_by_default(monkeypatch, call):
+    """With 4 CPUs and no ``workers``, correlate and zncc really start worker threads.
+
+    A default resolved to one thread runs everything in the caller (no thread at all).
+    """
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    rng = np.random.default_rng(0)
+    scene = rng.random((256, 256))
+    if call == "correlate":
+        def work():
+            return cvtool.correlate(scene, np.ones((3, 3)), padding="zero")
+    else:
+        def work():
+            return cvtool.zncc(scene, rng.random((9, 9)))
+    assert _threads_started(monkeypatch, work) >= 2
+
+
+def test_explicit_one_worker_starts_no_thread(monkeypatch):
+    """The counterpart: ``workers=1`` computes in the caller, so the spy above can see a
+    difference (it is not counting threads that start whatever the setting)."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    scene = np.random.default_rng(0).random((256, 256))
+    assert _threads_started(
+        monkeypatch, lambda: cvtool.correlate(scene, np.ones((3, 3)), padding="zero", workers=1)
+    ) == 0
