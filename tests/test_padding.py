@@ -117,9 +117,42 @@ def test_lecture_row_examples():
 @pytest.mark.parametrize("mode", ["clamp", "mirror", "symmetric", "wrap"])
 @pytest.mark.parametrize("n", [1, 2, 5])
 def test_pad_indices_match_pad(mode, n):
-    """The index maps the filter uses per band give the same pixels as pad()."""
+    """The index maps the filter uses per band equal numpy.pad of ``arange(n)``.
+
+    The expectation is numpy.pad through this test's own mode table (``NUMPY_PAD``), not
+    ``pad()``: both ``pad`` and ``pad_indices`` read the module's one table, so comparing them
+    with each other passed even with that table's ``mirror`` set to NumPy's ``symmetric``.
+    """
     idx = pad_indices(n, 9, 7, mode)
+    np.testing.assert_array_equal(idx, np.pad(np.arange(n), (9, 7), **NUMPY_PAD[mode]))
     np.testing.assert_array_equal(idx, pad(np.arange(n)[None, :], ((0, 0), (9, 7)), mode)[0])
+
+
+@pytest.mark.parametrize(("mode", "expected"), [
+    # The contract's table, row a b c d = indices 0 1 2 3, two pixels each side.
+    ("clamp", [0, 0, 0, 1, 2, 3, 3, 3]),
+    ("mirror", [2, 1, 0, 1, 2, 3, 2, 1]),
+    ("symmetric", [1, 0, 0, 1, 2, 3, 3, 2]),
+    ("wrap", [2, 3, 0, 1, 2, 3, 0, 1]),
+    ("zero", [-1, -1, 0, 1, 2, 3, -1, -1]),
+    ("constant", [-1, -1, 0, 1, 2, 3, -1, -1]),
+    ("normalized", [-1, -1, 0, 1, 2, 3, -1, -1]),
+])
+def test_pad_indices_literal_rows(mode, expected):
+    """Index maps of the row ``a b c d`` padded by two, written out from the padding table."""
+    assert pad_indices(4, 2, 2, mode).tolist() == expected
+
+
+@pytest.mark.parametrize(("mode", "expected"), [
+    # A 3-pixel row padded by 7 on the left and 5 on the right: the rule repeats (numpy.pad).
+    ("clamp", [0] * 7 + [0, 1, 2] + [2] * 5),
+    ("mirror", [1, 2, 1, 0, 1, 2, 1, 0, 1, 2, 1, 0, 1, 2, 1]),
+    ("symmetric", [0, 0, 1, 2, 2, 1, 0, 0, 1, 2, 2, 1, 0, 0, 1]),
+    ("wrap", [2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1]),
+])
+def test_pad_indices_wider_than_the_axis_literal(mode, expected):
+    """Padding wider than the axis keeps repeating the rule, written out by hand."""
+    assert pad_indices(3, 7, 5, mode).tolist() == expected
 
 
 def test_bad_widths():
