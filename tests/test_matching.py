@@ -12,7 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cvtool.errors import ProcessingError, UsageError
-from cvtool.matching import find, parse_scales, search, zncc
+from cvtool.matching import MAX_SCALES, find, parse_scales, search, zncc
+
+
+def _geometric(low, high, count):
+    """``count`` factors spaced geometrically from ``low`` to ``high`` (what MIN:MAX:N means)."""
+    ratio = np.log(high / low) / (count - 1)
+    return [float(low * np.exp(ratio * i)) for i in range(count)]
 
 
 def _window_std(scene, h, w):
@@ -268,7 +274,7 @@ def test_found_in_a_rescaled_scene_with_scales(factor):
     size = (round(scene.shape[1] * factor), round(scene.shape[0] * factor))
     resized = cv2.resize(scene, size, interpolation=cv2.INTER_AREA if factor < 1
                          else cv2.INTER_LINEAR)
-    (match,) = find(resized, patch, scales=parse_scales("0.7:1.4:13"))
+    (match,) = find(resized, patch, scales=_geometric(0.7, 1.4, 13))
     assert match.score >= 0.8
     assert abs(match.x - 150 * factor) <= 2 and abs(match.y - 70 * factor) <= 2
     assert abs(match.width - 48 * factor) <= 3 and abs(match.height - 40 * factor) <= 3
@@ -278,7 +284,7 @@ def test_rescaled_scene_is_missed_at_scale_one():
     """Without --scales the rescaled scene scores clearly lower (why --scales exists)."""
     scene, patch = _planted()
     resized = cv2.resize(scene, (400, 300), interpolation=cv2.INTER_LINEAR)
-    with_scales = search(resized, patch, scales=parse_scales("1:1.5:9")).best
+    with_scales = search(resized, patch, scales=_geometric(1, 1.5, 9)).best
     without = search(resized, patch).best
     assert with_scales.score > without.score + 0.1
 
@@ -334,7 +340,7 @@ def test_coarse_to_fine_equals_exhaustive_search():
     """The pyramid only nominates places: boxes and scores equal the exhaustive search's."""
     scene = texture((600, 640), 50, sigma=3.0)
     template = scene[200:272, 300:380].copy()
-    scales = parse_scales("0.6:1.6:5")
+    scales = _geometric(0.6, 1.6, 5)
     fast = find(scene, template, scales=scales, top_k=3, threshold=0.3)
     slow = find(scene, template, scales=scales, top_k=3, threshold=0.3, exhaustive=True)
     assert len(fast) == 3
@@ -361,16 +367,22 @@ def test_search_keeps_the_scale_one_map():
 
 @pytest.mark.parametrize(("kwargs", "word"), [
     ({"threshold": 1.5}, "threshold"), ({"threshold": float("nan")}, "threshold"),
-    ({"top_k": 0}, "top-k"), ({"scales": [0.0]}, "scales"), ({"scales": []}, "scales"),
-    ({"scales": [float("inf")]}, "scales"),
+    ({"threshold": "high"}, "threshold"), ({"top_k": 0}, "top_k"), ({"top_k": 1.5}, "top_k"),
+    ({"scales": [0.0]}, "scales"), ({"scales": []}, "scales"),
+    ({"scales": [float("inf")]}, "scales"), ({"scales": [1.0] * (MAX_SCALES + 1)}, "scales"),
 ])
 def test_bad_parameters_are_usage_errors(kwargs, word):
-    """Out-of-range parameters raise UsageError naming the option."""
-    with pytest.raises(UsageError, match=word):
+    """Out-of-range parameters raise UsageError naming the Python parameter, first word.
+
+    The core speaks parameter names (the CLI turns them into flags through one table), so
+    the message starts with the name and ``parameter`` carries it.
+    """
+    with pytest.raises(UsageError, match=f"^{word} ") as info:
         find(np.zeros((10, 10)), np.zeros((3, 3)), **kwargs)
+    assert info.value.parameter == word
 
 
-# --- --scales parsing ------------------------------------------------------------------------
+# --- --scales parsing (TRANSITIONAL: moves to the CLI's grammar with parse_scales) -------
 
 
 def test_parse_scales_range_is_geometric():

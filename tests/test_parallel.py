@@ -165,11 +165,11 @@ def test_one_prepared_template_serves_gray_and_colour_scenes():
 
 def test_template_is_resized_once_per_scale_across_scenes(monkeypatch):
     """Three scenes, two scales that need resizing: two resizes in all, not six."""
-    import cvtool.matching.core
+    import cvtool.matching.zncc_map
 
     calls = []
-    real = cvtool.matching.core.resize
-    monkeypatch.setattr(cvtool.matching.core, "resize",
+    real = cvtool.matching.zncc_map.resize
+    monkeypatch.setattr(cvtool.matching.zncc_map, "resize",
                         lambda image, size: calls.append(size) or real(image, size))
     rng = np.random.default_rng(5)
     scenes = [rng.random((80, 90)) for _ in range(3)]
