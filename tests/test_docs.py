@@ -278,6 +278,34 @@ def test_every_environment_variable_is_documented(sections) -> None:
     assert not missing, f"environment variables not in {REFERENCE}: {missing}"
 
 
+def _slug(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[^\w\- ]", "", heading.lower())
+    return text.replace(" ", "-")
+
+
+def _anchors(path: Path) -> set[str]:
+    seen: dict[str, int] = {}
+    anchors = set()
+    for _, title, _ in _sections(path.read_text(encoding="utf-8")):
+        slug = _slug(title)
+        anchors.add(slug if slug not in seen else f"{slug}-{seen[slug]}")
+        seen[slug] = seen.get(slug, 0) + 1
+    return anchors
+
+
+@pytest.mark.parametrize("source", [DOCS, README], ids=["docs/cli.md", "README.md"])
+def test_links_to_sections_resolve(source: Path) -> None:
+    """Every `#section` link in docs/cli.md and README.md (to itself or to docs/cli.md) lands
+    on a heading, so renaming a heading cannot leave a dead link behind."""
+    targets = {"": _anchors(source), REFERENCE: _anchors(DOCS), "docs/cli.md": _anchors(DOCS)}
+    links = re.findall(r"\]\(([\w./-]*)#([^)\s]+)\)", source.read_text(encoding="utf-8"))
+    assert links, f"no section links found in {source.name}"
+    dead = [f"{file}#{anchor}" for file, anchor in links
+            if file in targets and anchor not in targets[file]]
+    assert not dead, f"links in {source.name} to no heading: {dead}"
+
+
 # ---------------------------------------------------------------------------------------------
 # Pointers to the reference, and none to documents outside the repository
 
