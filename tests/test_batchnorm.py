@@ -142,17 +142,26 @@ def test_mixed_channel_counts_cannot_be_merged():
         channel_stats([np.zeros((2, 2, 3), np.uint8), np.zeros((2, 2), np.uint8)])
 
 
-def test_gamma_list_of_the_wrong_length_names_the_option():
-    """Two γ values for three channels: the user's mistake (exit 2), naming --gamma."""
-    with pytest.raises(UsageError, match="--gamma"):
-        per_channel([1.0, 2.0], 3, "--gamma")
+def test_gamma_list_of_the_wrong_length_names_the_parameter():
+    """Two γ values for three channels: the user's mistake (exit 2), naming ``gamma``."""
+    with pytest.raises(UsageError, match="^gamma has 2 values") as info:
+        batch_norm(np.zeros((2, 2, 3)), [0.0] * 3, [1.0] * 3, gamma=[1.0, 2.0])
+    assert info.value.parameter == "gamma"
+
+
+def test_per_channel_names_the_parameter_it_is_given():
+    """per_channel checks gamma and beta alike: the name it is given leads the message."""
+    with pytest.raises(UsageError, match="^beta must be finite") as info:
+        per_channel([1.0, float("inf"), 2.0], 3, "beta")
+    assert info.value.parameter == "beta"
 
 
 @pytest.mark.parametrize("eps", [0.0, -1e-5, float("nan")])
 def test_eps_must_be_positive(eps):
     """ε ≤ 0 would divide a constant channel by zero."""
-    with pytest.raises(UsageError, match="--eps"):
+    with pytest.raises(UsageError, match="^eps must be a number > 0") as info:
         check_eps(eps)
+    assert info.value.parameter == "eps"
 
 
 def test_constant_channel_stays_finite():

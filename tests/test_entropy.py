@@ -13,18 +13,20 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from cvtool.errors import ProcessingError, UsageError
-from cvtool.measures.entropy import (
-    base_value,
+from cvtool.measures.image_entropy import (
     channel_entropies,
+    image_entropy,
+    local_entropy,
+    luminance,
+    max_local_entropy,
+)
+from cvtool.measures.information import (
+    base_value,
     cross_entropy,
     cross_entropy_logits,
     entropy,
-    image_entropy,
     kl_divergence,
-    local_entropy,
     log_softmax,
-    luminance,
-    max_local_entropy,
     softmax,
 )
 
@@ -71,11 +73,15 @@ def test_zero_probabilities_contribute_nothing():
     ([], "non-empty"),
     ([0.5, float("nan")], "finite"),
 ])
-def test_invalid_probabilities_are_usage_errors_naming_the_option(probs, fragment):
-    """Bad distributions are the user's mistake (exit 2) and the message names --probs."""
-    with pytest.raises(UsageError, match="--probs") as info:
+def test_invalid_probabilities_are_usage_errors_naming_the_parameter(probs, fragment):
+    """Bad distributions are the user's mistake (exit 2); the message starts with ``p``.
+
+    The core speaks its parameter names; the CLI maps ``p`` to ``--probs`` through its table.
+    """
+    with pytest.raises(UsageError, match="^p must") as info:
         entropy(probs)
     assert fragment in str(info.value)
+    assert info.value.parameter == "p"
 
 
 def test_sum_within_tolerance_is_accepted():
@@ -84,9 +90,10 @@ def test_sum_within_tolerance_is_accepted():
 
 
 def test_unknown_base_name_is_refused():
-    """--base takes 2, e or 10; '3' as text is a usage error naming --base."""
-    with pytest.raises(UsageError, match="--base"):
+    """The base takes 2, e or 10; '3' as text is a usage error naming ``base``."""
+    with pytest.raises(UsageError, match="^base must be one of 2, e, 10") as info:
         base_value("3")
+    assert info.value.parameter == "base"
 
 
 # --- cross-entropy and KL ---------------------------------------------------------------------
@@ -123,9 +130,20 @@ def test_zero_target_ignores_zero_prediction():
 
 
 def test_lengths_must_match():
-    """--target and --probs of different lengths are a usage error naming both."""
-    with pytest.raises(UsageError, match="--target.*--probs"):
+    """target and pred of different lengths are a usage error naming both (pred first)."""
+    with pytest.raises(UsageError, match="^pred has 3 values but target has 2") as info:
         cross_entropy([0.5, 0.5], [0.2, 0.3, 0.5])
+    assert info.value.parameter == "pred"
+
+
+@pytest.mark.parametrize(("target", "pred", "parameter"), [
+    ([0.5, 0.6], [0.5, 0.5], "target"), ([0.5, 0.5], [-0.5, 1.5], "pred"),
+])
+def test_cross_entropy_names_the_distribution_at_fault(target, pred, parameter):
+    """cross_entropy(target, pred) says which of its two arguments is not a distribution."""
+    with pytest.raises(UsageError, match=f"^{parameter} must") as info:
+        cross_entropy(target, pred)
+    assert info.value.parameter == parameter
 
 
 # --- softmax ----------------------------------------------------------------------------------
@@ -176,9 +194,10 @@ def test_cross_entropy_of_extreme_logits_is_finite():
 
 
 def test_label_out_of_range_is_a_usage_error():
-    """--label is a 0-based index; 3 with three logits is out of range."""
-    with pytest.raises(UsageError, match="--label"):
+    """label is a 0-based index; 3 with three logits is out of range."""
+    with pytest.raises(UsageError, match="^label must be a class index from 0 to 2") as info:
         cross_entropy_logits([1.0, 2.0, 3.0], label=3)
+    assert info.value.parameter == "label"
 
 
 # --- image entropy ----------------------------------------------------------------------------
@@ -319,9 +338,10 @@ def test_local_entropy_keeps_the_input_size_and_bound():
 
 @pytest.mark.parametrize("window", [2, 1, 4, -3])
 def test_window_must_be_odd_and_at_least_3(window):
-    """Even or tiny windows have no centre pixel: a usage error naming --window."""
-    with pytest.raises(UsageError, match="--window"):
+    """Even or tiny windows have no centre pixel: a usage error naming ``window``."""
+    with pytest.raises(UsageError, match="^window must be odd") as info:
         local_entropy(np.zeros((5, 5), np.uint8), window)
+    assert info.value.parameter == "window"
 
 
 def test_local_entropy_reports_progress_up_to_one():

@@ -192,26 +192,33 @@ def per_channel(values: float | Sequence[float] | np.ndarray, channels: int,
                 name: str) -> np.ndarray:
     """Broadcast a scalar or check a per-channel list of ``channels`` values.
 
+    ``name`` is the parameter the values stand for (``gamma``, ``beta``): it starts every
+    error message and is the error's ``parameter``.
+
     Examples
     --------
-    >>> per_channel(2.0, 3, "--gamma").tolist()
+    >>> per_channel(2.0, 3, "gamma").tolist()
     [2.0, 2.0, 2.0]
-    >>> per_channel([1, 2], 3, "--gamma")
+    >>> per_channel([1, 2], 3, "gamma")
     Traceback (most recent call last):
     ...
-    cvtool.errors.UsageError: --gamma has 2 values but the images have 3 channels (RGB); give 1 or 3
+    cvtool.errors.UsageError: gamma has 2 values but the images have 3 channels (RGB); give 1 or 3
     """
-    arr = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    try:
+        arr = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    except (TypeError, ValueError):
+        arr = np.empty((0, 0))  # refused just below, with the parameter's name
     if arr.ndim != 1:
-        raise UsageError(f"{name} must be a number or a list of numbers")
+        raise UsageError(f"{name} must be a number or a list of numbers", parameter=name)
     if not np.all(np.isfinite(arr)):
-        raise UsageError(f"{name} must be finite")
+        raise UsageError(f"{name} must be finite", parameter=name)
     if arr.size == 1:
         return np.full(channels, arr[0])
     if arr.size != channels:
         layout = (f"1 channel ({channel_order(1)}); give one value" if channels == 1 else
                   f"{channels} channels ({channel_order(channels)}); give 1 or {channels}")
-        raise UsageError(f"{name} has {arr.size} values but the images have {layout}")
+        raise UsageError(f"{name} has {arr.size} values but the images have {layout}",
+                         parameter=name)
     return arr
 
 
@@ -225,7 +232,7 @@ def check_eps(eps: float) -> float:
     """
     eps = float(eps)
     if not math.isfinite(eps) or eps <= 0:
-        raise UsageError(f"--eps must be a number > 0, got {eps:g}")
+        raise UsageError(f"eps must be a number > 0, got {eps:g}", parameter="eps")
     return eps
 
 
@@ -266,9 +273,9 @@ def batch_norm(x: np.ndarray, mean: Sequence[float] | np.ndarray,
     mu = per_channel(mean, channels, "mean")
     sigma2 = per_channel(var, channels, "var")
     if np.any(sigma2 < 0):
-        raise UsageError("var must be >= 0")
-    g = per_channel(gamma, channels, "--gamma")
-    b = per_channel(beta, channels, "--beta")
+        raise UsageError("var must be >= 0", parameter="var")
+    g = per_channel(gamma, channels, "gamma")
+    b = per_channel(beta, channels, "beta")
     out_dtype = np.float64 if x.dtype == np.float64 else np.float32
     # One multiply-add per pixel: y = x·a + c with a = γ/√(σ²+ε), c = β − μ·a.
     scale = g / np.sqrt(sigma2 + eps)
