@@ -1,0 +1,802 @@
+"""Robust matching: find another drawing of the template's character, not only an exact copy.
+
+``find_robust`` looks for the template's *character* in another pose, 0.5–2× its size,
+turned up to ±20°, partly hidden, blurred, recompressed or colour-shifted, among
+look-alikes. How:
+
+1. **Mask.** Only the character votes: the template's alpha where it has one, otherwise
+   the plain background around it (the colour of its border, where the border is plain,
+   grown inwards from the border) is cut away (:func:`character_mask`).
+2. **Features** that survive lighting and colour casts, per pixel: the logarithms of R, G
+   and B in an opponent basis (red–green, blue–yellow, log brightness: a gain on a channel
+   becomes an offset, which each window's mean removal cancels) and the gradient energy of
+   log brightness (our Sobel filters, through :func:`cvtool.correlate`) in 4 orientation
+   bins. Features are averaged over square *cells*; the template's character spans
+   :data:`CELL_ROWS` cells from top to bottom, so at scale ``s`` a scene cell is ``s``
+   times the template's.
+3. **Parts.** The character's mask is cut into :data:`PARTS` horizontal bands (for a figure:
+   hat, face, torso with arms, legs). Each part is scored by a masked ZNCC of the cell
+   features (each channel's mean removed over the part, one normalisation), may move one
+   cell from where the whole figure puts it (deformation), and counts only when positive:
+   the score is ``sum(weight_p * max(0, zncc_p))`` with weights summing to 1, so it lies
+   in [0, 1], an exact copy scores 1, and a hidden part costs its weight at most.
+4. **Search, coarse to fine.** Every scale (geometric, ratio :data:`SCALE_STEP`) and angle
+   (every :data:`ANGLE_STEP` degrees) is scored on the cell grid with one whole-figure
+   masked correlation by FFT; the best places (:func:`_nominate`) are then re-scored by parts
+   at half-cell offsets, half a scale step and half an angle step around them, and one
+   non-maximum suppression over everything keeps the best of overlapping boxes.
+
+Scores below :data:`DEFAULT_THRESHOLD` (chosen on the development split of the
+benchmark in ``benchmarks/bench_robust.py``) are not reported.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from cvtool.errors import ProcessingError, UsageError
+from cvtool.filtering import correlate
+from cvtool.imaging.color import full_scale, split_alpha
+from cvtool.imaging.fft import smooth_size
+from cvtool.imaging.resample import resize
+from cvtool.matching import Match, SearchResult
+from cvtool.threads import map_threads, resolve_workers
+
+__all__ = ["DEFAULT_THRESHOLD", "find_robust", "robust_score_map", "character_mask",
+           "RobustTemplate", "prepare_robust", "DEFAULT_SCALES", "DEFAULT_ANGLES"]
+
+#: Least score reported by default (chosen on the benchmark's development split).
+DEFAULT_THRESHOLD = 0.5
+#: The template's masked character spans this many cells from top to bottom.
+CELL_ROWS = 16
+#: Ratio between neighbouring scales of the default search.
+SCALE_STEP = 2 ** 0.25
+#: Default scales: 0.5 to 2 in steps of ``SCALE_STEP`` (9 scales).
+DEFAULT_SCALES = tuple(round(0.5 * SCALE_STEP ** i, 12) for i in range(9))
+#: Degrees between the angles of the coarse search; refinement looks half a step aside.
+ANGLE_STEP = 10.0
+#: Default angles of the coarse search (degrees, counter-clockwise).
+DEFAULT_ANGLES = (-20.0, -10.0, 0.0, 10.0, 20.0)
+#: Parts: name, top and bottom of the band as fractions of the mask's height, weight.
+PARTS = (("hat", 0.0, 0.19, 0.3), ("face", 0.19, 0.34, 0.3), ("torso", 0.34, 0.62, 0.25),
+         ("legs", 0.62, 1.0, 0.15))
+#: Feature channels and their weights (so that each kind counts about equally).
+CHANNEL_WEIGHTS = np.array([1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5], np.float32)
+#: Added to R, G, B (as fractions of full scale) before their logarithm: keeps the
+#: colour of dark pixels from being noise.
+LOG_OFFSET = 0.03
+#: Border pixels within this distance (fraction of full scale, per channel) of the border's
+#: median colour count as plain background; the border is plain when most of it is.
+BACKGROUND_TOLERANCE = 0.06
+PLAIN_BORDER_SHARE = 0.6
+#: Candidates refined per 1600×1200 pixels of scene (more in larger scenes).
+CANDIDATES_PER_MEGAPIXEL = 30
+#: What moving a part by one cell costs (times the squared shift), against its score.
+DEFORMATION_COST = 0.02
+#: Candidates (beyond ``top_k``) searched again at nearby scales and angles.
+REFINED_CANDIDATES = 8
+#: A part window whose features are (nearly) constant scores 0.
+FLAT_ENERGY = 1e-6
+
+
+def _rgb01(image: np.ndarray, name: str) -> np.ndarray:
+    """``image`` (gray or colour, alpha dropped) as H×W×3 float32 on the 0..1 scale."""
+    image = np.asarray(image)
+    if image.ndim not in (2, 3) or image.shape[0] == 0 or image.shape[1] == 0:
+        raise ProcessingError(f"{name} must be a non-empty 2-D or 3-D array, got shape "
+                              f"{image.shape}", parameter=name)
+    if image.dtype.kind not in "uif":
+        raise ProcessingError(f"{name} must hold real numbers, got {image.dtype}",
+                              parameter=name)
+    colour, _ = split_alpha(image)
+    if colour.ndim == 2:
+        colour = colour[:, :, None]
+    if colour.shape[2] == 1:
+        colour = np.repeat(colour, 3, axis=2)
+    if colour.shape[2] != 3:
+        raise ProcessingError(f"{name} must be gray or RGB(A), got {colour.shape[2]} channels",
+                              parameter=name)
+    scale = full_scale(image.dtype)
+    if image.dtype.kind == "f":
+        if not np.isfinite(colour).all():
+            raise ProcessingError(f"{name} contains NaN or infinite values", parameter=name)
+        top = float(np.max(colour)) if colour.size else 1.0
+        scale = 1.0 if top <= 1.0 else (255.0 if top <= 255.0 else 65535.0)
+    out = colour.astype(np.float32)
+    out *= np.float32(1.0 / scale)
+    return np.clip(out, 0.0, 1.0, out=out)
+
+
+def character_mask(template: np.ndarray) -> np.ndarray:
+    """Where the template's character is, as weights in [0, 1].
+
+    The alpha channel when there is one; otherwise 0 on the plain background connected to
+    the border (pixels within ``BACKGROUND_TOLERANCE`` of the border's median colour,
+    reached from the border through such pixels) and 1 elsewhere; all ones when the border
+    is not plain (an exact crop of a busy scene, say).
+
+    Examples
+    --------
+    >>> t = np.full((6, 5, 3), 128, np.uint8); t[2:5, 1:4] = (200, 30, 30)
+    >>> character_mask(t).astype(int).tolist()[1:5]
+    [[0, 0, 0, 0, 0], [0, 1, 1, 1, 0], [0, 1, 1, 1, 0], [0, 1, 1, 1, 0]]
+    """
+    template = np.asarray(template)
+    colour, alpha = split_alpha(template)
+    if alpha is not None:
+        weights = alpha.astype(np.float64) / full_scale(template.dtype)
+        return np.clip(weights, 0.0, 1.0)
+    rgb = _rgb01(template, "template")
+    h, w = rgb.shape[:2]
+    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
+    median = np.median(border, axis=0)
+    near = np.abs(rgb - median).max(axis=2) <= BACKGROUND_TOLERANCE
+    border_near = np.concatenate([near[0], near[-1], near[:, 0], near[:, -1]])
+    if border_near.mean() < PLAIN_BORDER_SHARE:
+        return np.ones((h, w))
+    # Grow the background from the border through near pixels (4-connected).
+    reached = np.zeros((h, w), bool)
+    reached[0], reached[-1], reached[:, 0], reached[:, -1] = near[0], near[-1], near[:, 0], \
+        near[:, -1]
+    while True:
+        grown = reached.copy()
+        grown[1:] |= reached[:-1]
+        grown[:-1] |= reached[1:]
+        grown[:, 1:] |= reached[:, :-1]
+        grown[:, :-1] |= reached[:, 1:]
+        grown &= near
+        if (grown == reached).all():
+            break
+        reached = grown
+    mask = (~reached).astype(np.float64)
+    if mask.sum() < 4:
+        return np.ones((h, w))
+    return mask
+
+
+_SOBEL_X = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], np.float32)
+
+
+def pixel_features(rgb: np.ndarray) -> np.ndarray:
+    """Per-pixel features (H×W×7 float32) of an H×W×3 image on the 0..1 scale.
+
+    Channels: red–green and blue–yellow log-opponent colour, log brightness, and the
+    magnitude of the gradient of log brightness along 0°, 90°, 45° and 135° (Sobel
+    responses, steered), each times :data:`CHANNEL_WEIGHTS`.
+
+    Examples
+    --------
+    >>> f = pixel_features(np.full((4, 4, 3), 0.5, np.float32))
+    >>> f.shape, float(abs(f[..., 0]).max()), float(f[..., 3:].max())
+    ((4, 4, 7), 0.0, 0.0)
+    """
+    h, w = rgb.shape[:2]
+    out = np.empty((h, w, 7), np.float32)
+    logs = np.log(rgb + np.float32(LOG_OFFSET))
+    lr, lg, lb = logs[..., 0], logs[..., 1], logs[..., 2]
+    out[..., 0] = lr - lg
+    out[..., 1] = lb - 0.5 * (lr + lg)
+    bright = (lr + lg + lb) / 3
+    out[..., 2] = bright
+    gx = correlate(bright, _SOBEL_X, padding="clamp")
+    gy = correlate(bright, _SOBEL_X.T, padding="clamp")
+    # Gradient energy by orientation: the magnitude of the gradient's component along 0°,
+    # 90°, 45° and 135° (steered Sobel responses: no angle is computed per pixel).
+    np.abs(gx, out=out[..., 3])
+    np.abs(gy, out=out[..., 4])
+    diag = np.float32(math.sqrt(0.5))
+    np.abs((gx + gy) * diag, out=out[..., 5])
+    np.abs((gx - gy) * diag, out=out[..., 6])
+    out *= CHANNEL_WEIGHTS
+    return out
+
+
+def _rotate(image: np.ndarray, angle: float, fill: np.ndarray | float) -> np.ndarray:
+    """Rotate ``image`` (H×W×C) by ``angle`` degrees counter-clockwise on a canvas that holds
+    it all (bilinear; outside pixels take ``fill``)."""
+    if angle == 0:
+        return image.copy()
+    h, w = image.shape[:2]
+    a = math.radians(angle)
+    cos_a, sin_a = math.cos(a), math.sin(a)
+    out_w = int(math.ceil(abs(w * cos_a) + abs(h * sin_a)))
+    out_h = int(math.ceil(abs(w * sin_a) + abs(h * cos_a)))
+    yy, xx = np.mgrid[0:out_h, 0:out_w].astype(np.float64)
+    dx, dy = xx + 0.5 - out_w / 2, yy + 0.5 - out_h / 2
+    # Counter-clockwise on screen (y down): source = R(-angle) applied to the offset.
+    sx = dx * cos_a - dy * sin_a + w / 2 - 0.5
+    sy = dx * sin_a + dy * cos_a + h / 2 - 0.5
+    x0, y0 = np.floor(sx).astype(int), np.floor(sy).astype(int)
+    fx, fy = (sx - x0)[..., None], (sy - y0)[..., None]
+    padded = np.empty((h + 2, w + 2, image.shape[2]), np.float64)
+    padded[:] = fill
+    padded[1:-1, 1:-1] = image
+    xi, yi = np.clip(x0 + 1, 0, w + 1), np.clip(y0 + 1, 0, h + 1)
+    xj, yj = np.clip(x0 + 2, 0, w + 1), np.clip(y0 + 2, 0, h + 1)
+    inside = ((sx > -1) & (sx < w) & (sy > -1) & (sy < h))[..., None]
+    val = ((padded[yi, xi] * (1 - fx) + padded[yi, xj] * fx) * (1 - fy)
+           + (padded[yj, xi] * (1 - fx) + padded[yj, xj] * fx) * fy)
+    return np.where(inside, val, fill)
+
+
+@dataclass
+class _Pose:
+    """The template turned by one angle, as cell features and part weights.
+
+    ``features`` (rows × cols × 7), ``parts`` (P × rows × cols: each cell's share of the
+    character in each part), ``zero`` (P × rows × cols × 7: the features minus each part's
+    weighted mean, times the part weights), ``energy`` (P: weighted energy of each part),
+    ``whole`` / ``whole_zero`` / ``whole_energy`` the same for the character as one part,
+    and ``origin`` (y, x) / ``cell``: where the grid starts and its cell size, in
+    template pixels of the rotated template.
+    """
+
+    angle: float
+    features: np.ndarray
+    parts: np.ndarray
+    zero: np.ndarray
+    energy: np.ndarray
+    whole: np.ndarray
+    whole_zero: np.ndarray
+    whole_energy: float
+    box: tuple[float, float]  # height, width of the grid in template pixels
+
+
+class RobustTemplate:
+    """A template made ready for :func:`find_robust` (mask, parts and features per angle).
+
+    Build it once with :func:`prepare_robust` to search many scenes for the same template.
+    """
+
+    def __init__(self, template: np.ndarray) -> None:
+        template = np.asarray(template)
+        rgb = _rgb01(template, "template")
+        mask = character_mask(template)
+        rows = np.nonzero(mask.max(axis=1) > 0.5)[0]
+        cols = np.nonzero(mask.max(axis=0) > 0.5)[0]
+        if rows.size == 0:
+            raise ProcessingError("template has no pixel of its character (alpha is all 0)",
+                                  parameter="template")
+        self.size = template.shape[:2]
+        self.rgb, self.mask = rgb, mask
+        top, bottom = int(rows[0]), int(rows[-1]) + 1
+        left, right = int(cols[0]), int(cols[-1]) + 1
+        self.bbox = (top, left, bottom - top, right - left)
+        self.cell = (bottom - top) / CELL_ROWS
+        if self.cell < 1.0:
+            self.cell = 1.0
+        # Part label of each pixel (bands of the character's height).
+        labels = np.zeros(mask.shape, np.float64)
+        yy = (np.arange(mask.shape[0]) + 0.5 - top) / (bottom - top)
+        for index, (_, start, end, _) in enumerate(PARTS):
+            labels[(yy >= start) & (yy < end)] = index
+        labels[yy >= 1.0] = len(PARTS) - 1
+        self.labels = labels
+        self.weights = np.array([p[3] for p in PARTS], np.float64)
+        self.weights /= self.weights.sum()
+        self.fill = np.median(np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]]), axis=0)
+        self._poses: dict[float, _Pose] = {}
+
+    def pose(self, angle: float) -> _Pose:
+        """The template's cell features turned by ``angle`` degrees (cached)."""
+        angle = round(float(angle), 6)
+        found = self._poses.get(angle)
+        if found is None:
+            found = self._poses.setdefault(angle, self._make_pose(angle))
+        return found
+
+    def _make_pose(self, angle: float) -> _Pose:
+        onehot = np.stack([(self.labels == i) * self.mask for i in range(len(PARTS))], axis=2)
+        stack = np.concatenate([self.rgb.astype(np.float64), self.mask[..., None], onehot],
+                               axis=2)
+        fill = np.concatenate([self.fill, np.zeros(1 + len(PARTS))])
+        turned = _rotate(stack, angle, fill)
+        rgb = turned[..., :3].astype(np.float32)
+        mask = turned[..., 3]
+        parts = turned[..., 4:]
+        rows = np.nonzero(mask.max(axis=1) > 0.5)[0]
+        cols = np.nonzero(mask.max(axis=0) > 0.5)[0]
+        top, left = rows[0], cols[0]
+        n_rows = max(1, int(math.ceil((rows[-1] + 1 - top) / self.cell - 1e-9)))
+        n_cols = max(1, int(math.ceil((cols[-1] + 1 - left) / self.cell - 1e-9)))
+        span_h = n_rows * self.cell
+        span_w = n_cols * self.cell
+        feats = pixel_features(rgb)
+        # Pad so that the grid's span lies inside (edge values; masked out anyway).
+        need_h = int(math.ceil(top + span_h)) + 1 - feats.shape[0]
+        need_w = int(math.ceil(left + span_w)) + 1 - feats.shape[1]
+        if need_h > 0 or need_w > 0:
+            pad = ((0, max(need_h, 0)), (0, max(need_w, 0)), (0, 0))
+            feats = np.pad(feats, pad, mode="edge")
+            parts = np.pad(parts, pad)
+        ys = _bounds(np.array([top]), self.cell, n_rows, feats.shape[0])
+        xs = _bounds(np.array([left]), self.cell, n_cols, feats.shape[1])
+        cells = _grid_means(_integral(feats), ys, xs)[0, 0]
+        part_cells = _grid_means(_integral(parts), ys, xs)[0, 0]
+        part_cells = np.moveaxis(part_cells, 2, 0)  # P × rows × cols
+        zero, energy = _zero_mean(cells, part_cells)
+        whole = part_cells.sum(axis=0)
+        whole_zero, whole_energy = _zero_mean(cells, whole[None])
+        return _Pose(angle, cells, part_cells, zero, energy, whole, whole_zero[0],
+                     float(whole_energy[0]), (span_h, span_w))
+
+
+def _integral(image: np.ndarray) -> np.ndarray:
+    """Summed-area table (float64) with a leading row and column of zeros."""
+    out = np.zeros((image.shape[0] + 1, image.shape[1] + 1) + image.shape[2:])
+    np.cumsum(image, axis=0, dtype=np.float64, out=out[1:, 1:])
+    np.cumsum(out[1:, 1:], axis=1, out=out[1:, 1:])
+    return out
+
+
+def _grid_means(table: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """Cell means from a summed-area table, for many grids at once.
+
+    ``ys`` (A × (rows + 1)) and ``xs`` (B × (cols + 1)) are whole-pixel cell boundaries;
+    the result is A × B × rows × cols × C. Every cell boundary is rounded to the pixel, in
+    the template and in the scene alike, so a copy of the template at a whole-pixel offset
+    has exactly the template's cells. Rows are summed first (one band per row of cells),
+    then columns, so the work is that of the output.
+    """
+    bands = table[ys[:, 1:]] - table[ys[:, :-1]]  # A × rows × (W + 1) × C
+    sums = bands[:, :, xs[:, 1:]] - bands[:, :, xs[:, :-1]]  # A × rows × B × cols × C
+    sums = np.moveaxis(sums, 2, 1)  # A × B × rows × cols × C
+    area = (np.diff(ys, axis=1)[:, None, :, None] * np.diff(xs, axis=1)[None, :, None, :])
+    return sums / np.maximum(area, 1)[..., None]
+
+
+def _bounds(start: np.ndarray, cell: float, count: int, limit: int) -> np.ndarray:
+    """Whole-pixel boundaries ``round(start + i * cell)``, i = 0..count, for each start."""
+    # floor(x + 0.5), not rint: rint rounds halves to even, so a whole-pixel shift of the
+    # start could move a boundary differently than in the template.
+    edges = np.floor(np.asarray(start, np.float64)[:, None] + np.arange(count + 1) * cell + 0.5)
+    return np.clip(edges, 0, limit).astype(np.intp)
+
+
+def _zero_mean(cells: np.ndarray, parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each part weight map: weights × (features − their weighted mean), and the energy."""
+    cells = cells.astype(np.float64)
+    n = parts.sum(axis=(1, 2))[:, None]  # P × 1
+    means = np.einsum("pij,ijc->pc", parts, cells) / np.maximum(n, 1e-12)
+    centred = cells[None] - means[:, None, None, :]
+    zero = parts[..., None] * centred
+    energy = np.einsum("pijc,pijc->p", zero, centred)
+    return zero, energy
+
+
+def prepare_robust(template: np.ndarray | RobustTemplate) -> RobustTemplate:
+    """Check and prepare a template once for many scenes (see :class:`RobustTemplate`).
+
+    Examples
+    --------
+    >>> t = np.full((40, 20, 3), 128, np.uint8); t[4:36, 5:15] = (200, 30, 30)
+    >>> prepare_robust(t).bbox
+    (4, 5, 32, 10)
+    """
+    if isinstance(template, RobustTemplate):
+        return template
+    return RobustTemplate(template)
+
+
+# --- the scene side -------------------------------------------------------------------------
+
+@dataclass
+class _Candidate:
+    score: float
+    scale: float
+    angle: float
+    y: float  # top-left of the grid, scene pixels
+    x: float
+
+
+def _check_scales(scales: Sequence[float] | None) -> list[float]:
+    if scales is None:
+        return list(DEFAULT_SCALES)
+    values = [float(s) for s in scales]
+    if not values:
+        raise UsageError("scales needs at least one factor", parameter="scales")
+    for value in values:
+        if not (math.isfinite(value) and value > 0):
+            raise UsageError(f"scales: every factor must be a positive number, got {value}",
+                             parameter="scales")
+    return sorted(set(values))
+
+
+def _cell_maps(features: np.ndarray, cell: float) -> tuple[np.ndarray, float, float]:
+    """Scene features averaged over cells of ``cell`` pixels: the map and its cell sizes."""
+    h, w = features.shape[:2]
+    rows, cols = max(1, int(round(h / cell))), max(1, int(round(w / cell)))
+    return resize(features, (rows, cols)), h / rows, w / cols
+
+
+def _whole_scores(maps: np.ndarray, poses: list[_Pose], workers: int) -> list[np.ndarray]:
+    """Coarse score of each pose at every cell: masked correlation of the whole character.
+
+    The numerator is exact (the template is zero-mean under its mask, so the window's own
+    mean does not matter); the window's energy is taken about the scene's mean rather than
+    the window's, which can only lower the score: good enough to nominate candidates,
+    which are then re-scored exactly.
+    """
+    rows, cols, channels = maps.shape
+    fits = [p.features.shape[0] <= rows and p.features.shape[1] <= cols for p in poses]
+    if not any(fits):
+        return [None] * len(poses)
+    fh, fw = smooth_size(rows), smooth_size(cols)
+    centred = (maps - maps.mean(axis=(0, 1))).astype(np.float32)
+    spectra = np.fft.rfft2(centred, s=(fh, fw), axes=(0, 1))
+    squares = np.fft.rfft2(np.einsum("ijc,ijc->ij", centred, centred), s=(fh, fw))
+
+    def one(pose: _Pose) -> np.ndarray | None:
+        ph, pw = pose.features.shape[:2]
+        if ph > rows or pw > cols:
+            return None
+        zero = pose.whole_zero.astype(np.float32)
+        tspec = np.fft.rfft2(zero, s=(fh, fw), axes=(0, 1))
+        num = np.fft.irfft2(np.einsum("ijc,ijc->ij", spectra, np.conj(tspec)), s=(fh, fw))
+        wspec = np.fft.rfft2(pose.whole.astype(np.float32), s=(fh, fw))
+        energy = np.fft.irfft2(squares * np.conj(wspec), s=(fh, fw))
+        num = num[:rows - ph + 1, :cols - pw + 1]
+        energy = energy[:rows - ph + 1, :cols - pw + 1]
+        flat = energy <= FLAT_ENERGY * max(pose.whole_energy, 1e-12)
+        score = num / np.sqrt(np.where(flat, 1.0, energy * pose.whole_energy))
+        return np.where(flat, 0.0, score).astype(np.float32)
+
+    return map_threads(one, poses, workers)
+
+
+def _local_maxima(score: np.ndarray, count: int, radius_y: int, radius_x: int,
+                  ) -> list[tuple[float, int, int]]:
+    """Up to ``count`` best positions of a map, each suppressing a box around it."""
+    work = score.copy()
+    out = []
+    for _ in range(count):
+        flat_index = int(np.argmax(work))
+        y, x = divmod(flat_index, work.shape[1])
+        value = float(work[y, x])
+        if not np.isfinite(value) or value <= 0:
+            break
+        out.append((value, y, x))
+        work[max(0, y - radius_y):y + radius_y + 1, max(0, x - radius_x):x + radius_x + 1] = -np.inf
+    return out
+
+
+def _nominate(features: np.ndarray, template: RobustTemplate, scales: list[float],
+              angles: Sequence[float], count: int, workers: int) -> list[_Candidate]:
+    """Coarse search over every scale and angle: the ``count`` best, mutually apart, places."""
+    found: list[_Candidate] = []
+    poses = [template.pose(a) for a in angles]
+    for scale in scales:
+        cell = template.cell * scale
+        if cell < 1.0:
+            continue
+        maps, cell_h, cell_w = _cell_maps(features, cell)
+        scores = _whole_scores(maps, poses, workers)
+        for pose, score in zip(poses, scores, strict=True):
+            if score is None:
+                continue
+            ph, pw = pose.features.shape[:2]
+            for value, y, x in _local_maxima(score, count, max(1, ph // 3), max(1, pw // 3)):
+                found.append(_Candidate(value, scale, pose.angle, y * cell_h, x * cell_w))
+    found.sort(key=lambda c: -c.score)
+    kept: list[_Candidate] = []
+    for cand in found:
+        if len(kept) >= count:
+            break
+        box = _box(template, cand)
+        if all(_overlap(box, _box(template, k)) <= 0.5 for k in kept):
+            kept.append(cand)
+    return kept
+
+
+def _box(template: RobustTemplate, cand: _Candidate) -> tuple[float, float, float, float]:
+    span_h, span_w = template.pose(cand.angle).box
+    return cand.x, cand.y, span_w * cand.scale, span_h * cand.scale
+
+
+def _overlap(a, b) -> float:
+    """Intersection over the smaller box's area (the suppression rule of the ZNCC search)."""
+    dx = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    dy = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    if dx <= 0 or dy <= 0:
+        return 0.0
+    return dx * dy / min(a[2] * a[3], b[2] * b[3])
+
+
+def _part_scores(windows: np.ndarray, pose: _Pose) -> np.ndarray:
+    """Exact masked ZNCC of each part at each window: ``windows`` is (..., rows, cols, 7),
+    the result (..., P), in [-1, 1] (0 for flat windows)."""
+    lead = windows.shape[:-3]
+    k = windows.shape[-3] * windows.shape[-2]
+    flat_windows = windows.reshape(-1, k, windows.shape[-1])
+    parts = pose.parts.reshape(len(pose.parts), k)  # P × k
+    n = parts.sum(axis=1)
+    num = flat_windows.reshape(len(flat_windows), -1) @ pose.zero.reshape(len(parts), -1).T
+    sums = np.swapaxes(flat_windows, 1, 2) @ parts.T  # N × C × P
+    squares = np.einsum("nkc,nkc->nk", flat_windows, flat_windows) @ parts.T  # N × P
+    energy = squares - np.einsum("ncp,ncp->np", sums, sums) / np.maximum(n, 1e-12)
+    flat = (energy <= FLAT_ENERGY) | (pose.energy <= FLAT_ENERGY)
+    score = num / np.sqrt(np.where(flat, 1.0, energy * pose.energy))
+    score = np.where(flat, 0.0, np.clip(score, -1.0, 1.0))
+    return score.reshape(lead + (len(parts),))
+
+
+#: Part shifts tried by the deformation, in cells, and what each costs.
+_SHIFTS = np.array([-1.0, 0.0, 1.0])
+
+
+def _scan(features: np.ndarray, template: RobustTemplate, pose: _Pose, scale: float,
+          centre_y: float, centre_x: float, offsets: np.ndarray, shift: int | None = None,
+          ) -> tuple[float, float, float]:
+    """Best parts score of ``pose`` at ``scale`` over grid offsets around a centre.
+
+    The grid is centred on ``(centre_y, centre_x)`` and moved by every pair of
+    ``offsets`` (pixels); at each place each part may also move one cell in any direction
+    at :data:`DEFORMATION_COST` per squared cell. When ``offsets`` is a lattice whose
+    step divides the cell (``shift`` steps per cell), the part moves are lattice moves and
+    only the central offsets are anchors; otherwise every offset is an anchor and the
+    moves are added to it. Returns ``(score, top, left)`` of the best grid (``score`` -1
+    when nothing fits).
+    """
+    ph, pw = pose.features.shape[:2]
+    cell = template.cell * scale
+    top0 = centre_y - pose.box[0] * scale / 2
+    left0 = centre_x - pose.box[1] * scale / 2
+    if shift is None:
+        # Whole-pixel offsets from a whole-pixel start, as the template's own grid starts.
+        top0, left0 = float(round(top0)), float(round(left0))
+        moves = (offsets[:, None] + _SHIFTS[None, :] * cell).ravel()  # offset-major
+    else:
+        moves = offsets
+    y_lo = int(math.floor(top0 + moves.min())) - 1
+    x_lo = int(math.floor(left0 + moves.min())) - 1
+    y_hi = int(math.ceil(top0 + moves.max() + ph * cell)) + 2
+    x_hi = int(math.ceil(left0 + moves.max() + pw * cell)) + 2
+    h, w = features.shape[:2]
+    crop = features[max(y_lo, 0):min(y_hi, h), max(x_lo, 0):min(x_hi, w)]
+    if crop.shape[0] < 1 or crop.shape[1] < 1:
+        return -1.0, top0, left0
+    pad = ((max(0, -y_lo), max(0, y_hi - h)), (max(0, -x_lo), max(0, x_hi - w)), (0, 0))
+    if any(v for pair in pad[:2] for v in pair):
+        crop = np.pad(crop, pad, mode="edge")
+    table = _integral(crop)
+    ys = _bounds(top0 - y_lo + moves, cell, ph, crop.shape[0])
+    xs = _bounds(left0 - x_lo + moves, cell, pw, crop.shape[1])
+    per_part = np.clip(_part_scores(_grid_means(table, ys, xs), pose), 0.0, 1.0)
+    if shift is None:
+        n = len(offsets)
+        per_part = per_part.reshape(n, 3, n, 3, -1)
+        cost = DEFORMATION_COST * (_SHIFTS[:, None, None, None] ** 2
+                                   + _SHIFTS[None, None, :, None] ** 2)
+        best_part = (per_part - cost).max(axis=(1, 3))  # n × n × P
+        anchors = offsets
+    else:
+        m = len(offsets) - 2 * shift
+        best_part = np.full((m, m, per_part.shape[2]), -np.inf)
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                moved = per_part[shift + dy * shift:shift + dy * shift + m,
+                                 shift + dx * shift:shift + dx * shift + m]
+                np.maximum(best_part, moved - DEFORMATION_COST * (dy * dy + dx * dx),
+                           out=best_part)
+        anchors = offsets[shift:shift + m]
+    total = best_part @ template.weights
+    iy, ix = np.unravel_index(int(np.argmax(total)), total.shape)
+    return float(total[iy, ix]), top0 + anchors[iy], left0 + anchors[ix]
+
+
+def _refine(features: np.ndarray, template: RobustTemplate, cand: _Candidate,
+            scale_factors: Sequence[float], angle_offsets: Sequence[float],
+            lattice: int | None) -> _Candidate:
+    """Best parts score near a candidate, at nearby scales and angles.
+
+    With ``lattice`` = L, grid offsets of 1/L cell within ±1 cell of where the candidate
+    was (parts moving on the same lattice); with ``None``, whole-pixel offsets within a
+    quarter cell (to align an exact copy to the pixel).
+    """
+    box = _box(template, cand)
+    centre_y, centre_x = box[1] + box[3] / 2, box[0] + box[2] / 2
+    best = _Candidate(-1.0, cand.scale, cand.angle, cand.y, cand.x)
+    for factor in scale_factors:
+        scale = round(cand.scale * factor, 12)  # 1.0 stays 1.0: cells as the template's
+        cell = template.cell * scale
+        if cell < 1.0:
+            continue
+        if lattice is None:
+            count = max(1, int(math.ceil(cell / 4)))
+            offsets = np.arange(-count, count + 1, dtype=np.float64)
+            shift = None
+        else:
+            offsets = np.arange(-2 * lattice, 2 * lattice + 1) * (cell / lattice)
+            shift = lattice
+        for delta in angle_offsets:
+            pose = template.pose(cand.angle + delta)
+            value, top, left = _scan(features, template, pose, scale, centre_y, centre_x,
+                                     offsets, shift)
+            if value > best.score:
+                best = _Candidate(value, scale, pose.angle, top, left)
+    return best
+
+
+def _check_threshold(threshold: float) -> float:
+    try:
+        value = float(threshold)
+    except (TypeError, ValueError):
+        raise UsageError(f"threshold must be a number, got {threshold!r}",
+                         parameter="threshold") from None
+    if not 0.0 <= value <= 1.0:
+        raise UsageError(f"threshold must be between 0 and 1 for the robust method, got "
+                         f"{value}", parameter="threshold")
+    return value
+
+
+def find_robust(scene: np.ndarray, template: np.ndarray | RobustTemplate, *,
+                threshold: float = DEFAULT_THRESHOLD, top_k: int = 1,
+                scales: Sequence[float] | None = None, angles: Sequence[float] | None = None,
+                workers: int | None = None) -> SearchResult:
+    """Find the template's character in a scene: other pose, size, angle, partly hidden.
+
+    Parameters
+    ----------
+    scene : ndarray, shape (H, W) or (H, W, C)
+        Gray or RGB(A) (alpha ignored), any real dtype (floats on the 0..1 scale, or
+        0..255 / 0..65535 when larger values are present).
+    template : ndarray or RobustTemplate
+        The character; its alpha, when present, marks which pixels are the character,
+        otherwise a plain background around it is cut away (:func:`character_mask`).
+    threshold : float
+        Least score in [0, 1] that counts as found; default :data:`DEFAULT_THRESHOLD`.
+    top_k : int
+        At most this many matches, best first, no two boxes overlapping by more than half
+        of the smaller box.
+    scales : sequence of float, optional
+        Template sizes searched; default :data:`DEFAULT_SCALES` (0.5 to 2).
+    angles : sequence of float, optional
+        Angles (degrees, counter-clockwise) searched coarsely; default
+        :data:`DEFAULT_ANGLES` (−20 to 20); refinement looks ±5° around each.
+    workers : int, optional
+        Threads (``None``: every CPU).
+
+    Returns
+    -------
+    SearchResult
+        ``matches`` (``Match`` boxes in scene pixels: the template's character box at the
+        scale found; ``scale`` is that scale), ``best`` (the best candidate whatever its
+        score) and ``score_map=None`` (see :func:`robust_score_map`).
+
+    Raises
+    ------
+    UsageError
+        For a threshold outside [0, 1], ``top_k < 1`` or a non-positive scale.
+    ProcessingError
+        For arrays that cannot be images, or a template whose alpha is all 0.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> scene = (rng.random((120, 160, 3)) * 255).astype(np.uint8)
+    >>> result = find_robust(scene, scene[30:78, 50:74], scales=[1.0], angles=[0.0])
+    >>> m = result.matches[0]
+    >>> (m.x, m.y, m.width, m.height), m.score >= 0.95
+    ((50, 30, 24, 48), True)
+    """
+    threshold = _check_threshold(threshold)
+    if isinstance(top_k, bool) or int(top_k) != top_k or top_k < 1:
+        raise UsageError(f"top_k must be a whole number >= 1, got {top_k}", parameter="top_k")
+    scale_list = _check_scales(scales)
+    angle_list = list(DEFAULT_ANGLES if angles is None else angles)
+    workers = resolve_workers(workers)
+    prepared = prepare_robust(template)
+    rgb = _rgb01(scene, "scene")
+    features = pixel_features(rgb)
+    h, w = rgb.shape[:2]
+    count = max(20, int(round(CANDIDATES_PER_MEGAPIXEL * h * w / 1.92e6)), 4 * top_k)
+    fitting = [s for s in scale_list
+               if prepared.bbox[2] * s <= h and prepared.bbox[3] * s <= w]
+    if not fitting:
+        raise ProcessingError(
+            f"template {prepared.size[1]}x{prepared.size[0]} is larger than the scene "
+            f"{w}x{h} at every scale searched", parameter="template")
+    candidates = _nominate(features, prepared, fitting, angle_list, count, workers)
+    step = _neighbour_ratio(fitting)
+    factors = (1.0,) if step is None else (step ** -0.5, 1.0, step ** 0.5)
+    offsets = (0.0,) if len(angle_list) == 1 else (-ANGLE_STEP / 2, 0.0, ANGLE_STEP / 2)
+    # Three rounds, each on fewer candidates: parts at quarter-cell offsets where the
+    # coarse search put them; then nearby scales and angles for the best; then the
+    # best few aligned to the pixel (which decides the score of exact copies).
+    refined = map_threads(lambda c: _refine(features, prepared, c, (1.0,), (0.0,), 4),
+                          candidates, workers)
+    refined.sort(key=lambda c: -c.score)
+    head = min(len(refined), REFINED_CANDIDATES + top_k)
+    refined[:head] = map_threads(lambda c: _refine(features, prepared, c, factors, offsets, 4),
+                                 refined[:head], workers)
+    refined.sort(key=lambda c: -c.score)
+    head = min(len(refined), 2 * top_k + 3)
+    quarter = (1.0,) if step is None else tuple(step ** (k / 4) for k in (-2, -1, 0, 1, 2))
+    refined[:head] = map_threads(lambda c: _refine(features, prepared, c, quarter, (0.0,),
+                                                   None), refined[:head], workers)
+    refined.sort(key=lambda c: -c.score)
+    matches: list[Match] = []
+    kept: list[_Candidate] = []
+    best = None
+    for cand in refined:
+        box = _box(prepared, cand)
+        if any(_overlap(box, _box(prepared, k)) > 0.5 for k in kept):
+            continue
+        match = Match(int(round(box[0])), int(round(box[1])), max(1, int(round(box[2]))),
+                      max(1, int(round(box[3]))), round(max(0.0, min(1.0, cand.score)), 6),
+                      round(cand.scale, 9))
+        if best is None:
+            best = match
+        if cand.score < threshold or len(matches) >= top_k:
+            break
+        kept.append(cand)
+        matches.append(match)
+    return SearchResult(matches=matches, best=best, score_map=None)
+
+
+def _neighbour_ratio(scales: list[float]) -> float | None:
+    """The smallest ratio between neighbouring scales (``None`` for one scale)."""
+    if len(scales) < 2:
+        return None
+    return min(b / a for a, b in zip(scales, scales[1:], strict=False))
+
+
+def robust_score_map(scene: np.ndarray, template: np.ndarray | RobustTemplate,
+                     scale: float = 1.0, *, workers: int | None = None) -> np.ndarray:
+    """The robust score of every window at one scale, for a heatmap, in [0, 1].
+
+    The whole-character score of the coarse search (best over the default angles), one
+    value per cell, spread back over the pixels: entry ``[i, j]`` belongs to the window
+    whose top-left pixel is ``(i, j)`` and whose size is the template's at ``scale``, so
+    the map has the shape of :func:`cvtool.matching.zncc`'s, ``(H - h + 1, W - w + 1)``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> scene = (rng.random((80, 90, 3)) * 255).astype(np.uint8)
+    >>> m = robust_score_map(scene, scene[10:50, 20:40])
+    >>> m.shape, float(m.min()) >= 0, float(m.max()) <= 1
+    ((41, 71), True, True)
+    """
+    prepared = prepare_robust(template)
+    workers = resolve_workers(workers)
+    (scale,) = _check_scales([scale])
+    rgb = _rgb01(scene, "scene")
+    h, w = rgb.shape[:2]
+    th, tw = prepared.size
+    th_s, tw_s = max(1, round(th * scale)), max(1, round(tw * scale))
+    if th_s > h or tw_s > w:
+        raise ProcessingError(f"template {tw_s}x{th_s} at scale {scale} is larger than the "
+                              f"scene {w}x{h}", parameter="template")
+    features = pixel_features(rgb)
+    cell = prepared.cell * scale
+    out = np.zeros((h - th_s + 1, w - tw_s + 1), np.float32)
+    if cell < 1.0:
+        return out
+    maps, cell_h, cell_w = _cell_maps(features, cell)
+    poses = [prepared.pose(a) for a in DEFAULT_ANGLES]
+    best = None
+    for pose, score in zip(poses, _whole_scores(maps, poses, workers), strict=True):
+        if score is None:
+            continue
+        ph, pw = pose.features.shape[:2]
+        # Anchor every map at the grid's centre so that angles line up.
+        grid = np.full(maps.shape[:2], -1.0, np.float32)
+        oy, ox = (ph - 1) // 2, (pw - 1) // 2
+        grid[oy:oy + score.shape[0], ox:ox + score.shape[1]] = score
+        best = grid if best is None else np.maximum(best, grid)
+    if best is None:
+        return out
+    best = np.clip(best, 0.0, 1.0)
+    # The cell under each window's character centre.
+    top, left, bh, bw = prepared.bbox
+    cy = (np.arange(out.shape[0]) + (top + bh / 2) * scale) / cell_h
+    cx = (np.arange(out.shape[1]) + (left + bw / 2) * scale) / cell_w
+    iy = np.clip(cy.astype(int), 0, best.shape[0] - 1)
+    ix = np.clip(cx.astype(int), 0, best.shape[1] - 1)
+    out[:] = best[iy[:, None], ix[None, :]]
+    return out
