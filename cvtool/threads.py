@@ -51,7 +51,8 @@ def resolve_workers(workers: int | None) -> int:
     if workers is None:
         return max(1, os.cpu_count() or 1)
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-        raise UsageError(f"workers must be an integer >= 1, got {workers!r}")
+        raise UsageError(f"workers must be an integer >= 1, got {workers!r}",
+                         parameter="workers")
     return int(workers)
 
 

@@ -145,7 +145,7 @@ def test_engine_matches_oracle(mode, shape, kname, stride, flip):
     fn = convolve if flip else correlate
     kwargs = {"padding": mode, "pad_value": 0.7, "stride": stride, "shape": shape}
     if shape == "valid" and kname == "9x8":
-        with pytest.raises(ProcessingError, match="kernel 9x8 is larger than the image 6x7"):
+        with pytest.raises(ProcessingError, match="kernel 8x9 is larger than the image 7x6"):
             fn(IMAGE, k, **kwargs)
         return
     got = fn(IMAGE, k, **kwargs)
@@ -206,13 +206,18 @@ def test_impulse_even_kernels(kshape):
 
 # ---------------------------------------------------------------- dtypes
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32, np.int64, bool, np.float16,
-                                   np.float32])
-def test_dtypes_compute_in_float32(dtype):
-    """8/16-bit, integer, bool and float32 inputs give float32; uint8 is not wrapped."""
-    img = (RNG.uniform(0, 200, size=(6, 5))).astype(dtype)
+@pytest.mark.parametrize(("dtype", "working"), [
+    (np.uint8, np.float32), (np.int8, np.float32), (np.uint16, np.float32),
+    (np.int16, np.float32), (bool, np.float32), (np.float16, np.float32),
+    (np.float32, np.float32), (np.int32, np.float64), (np.uint32, np.float64),
+    (np.int64, np.float64), (np.uint64, np.float64), (np.float64, np.float64),
+])
+def test_working_precision_follows_the_input(dtype, working):
+    """float32 only for inputs it holds exactly (8/16-bit, bool, float16/32); float64 for
+    32/64-bit integers and float64; uint8 is not wrapped."""
+    img = (RNG.uniform(0, 100, size=(6, 5))).astype(dtype)
     got = correlate(img, KERNELS["3x3"], padding="extend")
-    assert got.dtype == np.float32
+    assert got.dtype == working
     assert_close(got, oracle(img.astype(np.float64), KERNELS["3x3"], padding="extend"), 200)
 
 
@@ -263,43 +268,44 @@ def test_normalized_refuses_negative_or_zero_kernels(kernel):
 
 # ---------------------------------------------------------------- validation
 
-@pytest.mark.parametrize(("kwargs", "error", "message"), [
-    ({"stride": 0}, UsageError, "--stride must be >= 1, got 0"),
-    ({"stride": (1, -2)}, UsageError, "--stride must be >= 1, got -2"),
-    ({"stride": (1, 2, 3)}, UsageError, "--stride"),
-    ({"stride": 1.5}, UsageError, "--stride"),
-    ({"shape": "circle"}, UsageError, "--shape must be one of same, valid, full"),
-    ({"padding": "reflect"}, UsageError, "mirror"),
-    ({"padding": "foo"}, UsageError, "unknown padding 'foo'"),
-    ({"padding": "constant", "pad_value": (1, 2)}, UsageError, "--pad-value has 2 values"),
-    ({"strategy": "magic"}, ValueError, "strategy"),
-    ({"workers": 0}, UsageError, "workers"),
+@pytest.mark.parametrize(("kwargs", "parameter", "message"), [
+    ({"stride": 0}, "stride", "stride must be >= 1, got 0"),
+    ({"stride": (1, -2)}, "stride", "stride must be >= 1, got -2"),
+    ({"stride": (1, 2, 3)}, "stride", "stride must be S or"),
+    ({"stride": 1.5}, "stride", "stride must be an integer"),
+    ({"shape": "circle"}, "shape", "shape must be one of same, valid, full"),
+    ({"padding": "reflect"}, "padding", "padding 'reflect' is ambiguous.*mirror"),
+    ({"padding": "foo"}, "padding", "padding 'foo' is unknown"),
+    ({"padding": 3}, "padding", "padding must be a string"),
+    ({"padding": "constant", "pad_value": (1, 2)}, "pad_value", "pad_value has 2 values"),
+    ({"padding": "constant", "pad_value": np.nan}, "pad_value", "pad_value must be finite"),
+    ({"padding": "normalized", "kernel": -np.ones((3, 3))}, "padding",
+     "padding 'normalized' needs a kernel with no negative weight"),
+    ({"kernel": np.ones(3)}, "kernel", "kernel must be 2-D"),
+    ({"kernel": np.ones((0, 3))}, "kernel", "kernel is empty"),
+    ({"kernel": np.array([[np.inf]])}, "kernel", "kernel contains NaN"),
+    ({"image": np.ones(5)}, "image", "image must be H×W"),
+    ({"image": np.array([["a"]])}, "image", "image must hold real numbers"),
+    ({"strategy": "magic"}, "strategy", "strategy must be one of auto, direct"),
+    ({"workers": 0}, "workers", "workers must be an integer >= 1"),
 ])
-def test_validation_messages(kwargs, error, message):
-    """Bad options fail before any work, with a message naming the option."""
-    with pytest.raises(error, match=message):
-        correlate(IMAGE, KERNELS["3x3"], **kwargs)
-
-
-def test_bad_kernels_and_images():
-    """Malformed kernels and images are usage errors; an empty image is a data error."""
-    with pytest.raises(UsageError, match="2-D"):
-        correlate(IMAGE, np.ones(3))
-    with pytest.raises(UsageError, match="empty"):
-        correlate(IMAGE, np.ones((0, 3)))
-    with pytest.raises(UsageError, match="NaN"):
-        correlate(IMAGE, np.array([[np.inf]]))
-    with pytest.raises(UsageError, match="H×W"):
-        correlate(np.ones(5), np.ones((1, 1)))
-    with pytest.raises(ProcessingError, match="empty"):
-        correlate(np.ones((0, 5)), np.ones((1, 1)))
+def test_validation_messages(kwargs, parameter, message):
+    """Bad arguments fail before any work, as a UsageError whose message starts with the
+    parameter's name and whose ``parameter`` names it (the CLI swaps it for the flag)."""
+    args = {"image": IMAGE, "kernel": KERNELS["3x3"], **kwargs}
+    with pytest.raises(UsageError, match="^" + message) as caught:
+        correlate(args.pop("image"), args.pop("kernel"), **args)
+    assert caught.value.parameter == parameter
 
 
 def test_valid_too_large_message():
-    """valid with a kernel larger than the image says which sizes and what to do."""
-    with pytest.raises(ProcessingError, match=r"kernel 7x7 is larger than the image 5x5; "
-                                              r"--shape valid needs"):
-        correlate(np.ones((5, 5)), np.ones((7, 7)), shape="valid")
+    """valid with a kernel larger than the image is a data error naming ``shape``, with the
+    sizes width x height and what to do instead."""
+    with pytest.raises(ProcessingError, match=r"^shape 'valid' needs a kernel no larger than "
+                       r"the image, but kernel 7x6 is larger than the image 5x9 \(width x "
+                       r"height\); use 'same' or 'full'") as caught:
+        correlate(np.ones((9, 5)), np.ones((6, 7)), shape="valid")
+    assert caught.value.parameter == "shape"
 
 
 def test_stride_counts():

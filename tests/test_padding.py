@@ -44,7 +44,7 @@ def test_aliases_and_case(alias, mode):
 
 def test_unknown_mode_lists_choices():
     """An unknown name is a usage error that lists every valid mode."""
-    with pytest.raises(UsageError, match=r"unknown padding 'foo' \(choose from zero, constant, "
+    with pytest.raises(UsageError, match=r"padding 'foo' is unknown \(choose from zero, constant, "
                                          r"clamp, mirror, symmetric, wrap, extend, normalized\)"):
         canonical_padding("foo")
 
@@ -92,7 +92,7 @@ def test_constant_per_channel():
 
 def test_constant_value_count_must_match_channels():
     """A per-channel value with the wrong number of entries is a usage error."""
-    with pytest.raises(UsageError, match="--pad-value has 2 values but the image has 3"):
+    with pytest.raises(UsageError, match="value has 2 numbers but the image has 3"):
         pad(np.zeros((2, 2, 3)), ((1, 1), (1, 1)), "constant", value=(1, 2))
 
 

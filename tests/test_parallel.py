@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from cvtool.errors import ProcessingError, UsageError
-from cvtool.filtering.source import resolve_workers as filter_source_resolve_workers
 from cvtool.filtering.source import run_tiles
 from cvtool.imaging.fft import fft_correlate_valid
 from cvtool.matching import find, prepare_template, search, zncc
@@ -19,8 +18,9 @@ from cvtool.threads import map_threads, resolve_workers
 @pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
 def test_resolve_workers_refuses_what_is_not_a_count(bad):
     """Zero, negatives, non-integers and booleans are usage errors naming ``workers``."""
-    with pytest.raises(UsageError, match=r"workers must be an integer >= 1, got "):
+    with pytest.raises(UsageError, match=r"^workers must be an integer >= 1, got ") as caught:
         resolve_workers(bad)
+    assert caught.value.parameter == "workers"
 
 
 def test_resolve_workers_none_means_every_cpu_and_numbers_pass_through():
@@ -30,9 +30,12 @@ def test_resolve_workers_none_means_every_cpu_and_numbers_pass_through():
     assert result == 3 and type(result) is int
 
 
-def test_filter_source_still_exports_the_same_resolver():
-    """filtering imports resolve_workers from _filter_source: it is the shared one."""
-    assert filter_source_resolve_workers is resolve_workers
+@pytest.mark.parametrize(("cpus", "expected"), [(6, 6), (None, 1)])
+def test_resolve_workers_none_is_every_cpu(monkeypatch, cpus, expected):
+    """None means os.cpu_count() threads (1 when it is unknown), not a fixed number: a
+    resolver returning 1 for None would pass the other tests on a 1-CPU runner."""
+    monkeypatch.setattr("cvtool.threads.os.cpu_count", lambda: cpus)
+    assert resolve_workers(None) == expected
 
 
 def test_map_threads_keeps_the_order_of_the_items():

@@ -24,17 +24,21 @@ from collections.abc import Sequence
 import numpy as np
 
 from cvtool.errors import ProcessingError, UsageError
-from cvtool.filtering import strategies as _strategies
-from cvtool.filtering.source import PaddedSource, resolve_workers
+from cvtool.filtering.plan import Plan
+from cvtool.filtering.registry import STRATEGIES as _REGISTERED
+from cvtool.filtering.registry import check_name, choose
+from cvtool.filtering.source import PaddedSource
 from cvtool.imaging.padding import canonical_padding
+from cvtool.threads import resolve_workers
 
 __all__ = ["SHAPES", "STRATEGIES", "anchor", "choose_strategy", "convolve", "correlate",
-           "separable_factors"]
+           "make_plan", "separable_factors", "working_dtype"]
 
-#: Output shapes, as ``--shape`` accepts them.
+#: Output shapes, as ``shape=`` accepts them.
 SHAPES: tuple[str, ...] = ("same", "valid", "full")
-#: Ways of computing a result (``auto`` picks one); all agree within float32 rounding.
-STRATEGIES: tuple[str, ...] = ("auto", "direct", "separable", "box", "fft")
+#: Ways of computing a result (``auto`` picks one; the others are
+#: :data:`cvtool.filtering.registry.STRATEGIES`); all agree within the working dtype's rounding.
+STRATEGIES: tuple[str, ...] = ("auto", *_REGISTERED)
 
 # Relative tolerance on the second singular value for a kernel to count as rank 1.
 _RANK1_RTOL = 1e-9
@@ -43,18 +47,19 @@ _RANK1_RTOL = 1e-9
 # ----------------------------------------------------------------------------- validation
 
 def _check_stride(stride) -> tuple[int, int]:
-    values = (stride, stride) if np.ndim(stride) == 0 else tuple(stride)
+    values = (stride, stride) if np.ndim(stride) == 0 else tuple(np.ravel(stride))
     if len(values) != 2:
-        raise UsageError(f"--stride must be S or SY,SX, got {stride!r}")
+        raise UsageError(f"stride must be S or (SY, SX), got {stride!r}", parameter="stride")
     out = []
     for v in values:
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
-            if isinstance(v, float) and v.is_integer():
+            if isinstance(v, (float, np.floating)) and float(v).is_integer():
                 v = int(v)
             else:
-                raise UsageError(f"--stride must be an integer >= 1, got {v!r}")
+                raise UsageError(f"stride must be an integer >= 1, got {v!r}",
+                                 parameter="stride")
         if v < 1:
-            raise UsageError(f"--stride must be >= 1, got {v}")
+            raise UsageError(f"stride must be >= 1, got {v}", parameter="stride")
         out.append(int(v))
     return out[0], out[1]
 
@@ -63,24 +68,26 @@ def _check_kernel(kernel) -> np.ndarray:
     try:
         k = np.asarray(kernel, dtype=np.float64)
     except (TypeError, ValueError):
-        raise UsageError("kernel must be a 2-D array of real numbers") from None
+        raise UsageError("kernel must be a 2-D array of real numbers",
+                         parameter="kernel") from None
     if k.ndim != 2:
-        raise UsageError(f"kernel must be 2-D, got {k.ndim}-D with shape {k.shape}")
+        raise UsageError(f"kernel must be 2-D, got {k.ndim}-D with shape {k.shape}",
+                         parameter="kernel")
     if k.size == 0:
-        raise UsageError("kernel is empty")
+        raise UsageError(f"kernel is empty (shape {k.shape})", parameter="kernel")
     if not np.isfinite(k).all():
-        raise UsageError("kernel contains NaN or infinity")
+        raise UsageError("kernel contains NaN or infinity", parameter="kernel")
     return k
 
 
 def _check_image(image) -> np.ndarray:
     img = np.asarray(image)
     if img.dtype.kind not in "biuf":
-        raise UsageError(f"image must hold real numbers, got dtype {img.dtype}")
+        raise UsageError(f"image must hold real numbers, got dtype {img.dtype}",
+                         parameter="image")
     if img.ndim not in (2, 3):
-        raise UsageError(f"image must be H×W or H×W×C, got shape {img.shape}")
-    if min(img.shape) == 0:
-        raise ProcessingError(f"image is empty (shape {img.shape})")
+        raise UsageError(f"image must be H×W or H×W×C, got shape {img.shape}",
+                         parameter="image")
     return img
 
 
@@ -88,27 +95,49 @@ def _check_pad_value(value, channels: int | None) -> np.ndarray:
     try:
         v = np.asarray(value, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
-        raise UsageError(f"--pad-value must be numbers, got {value!r}") from None
+        raise UsageError(f"pad_value must be numbers, got {value!r}",
+                         parameter="pad_value") from None
     if v.size == 0 or not np.isfinite(v).all():
-        raise UsageError(f"--pad-value must be finite numbers, got {value!r}")
+        raise UsageError(f"pad_value must be finite numbers, got {value!r}",
+                         parameter="pad_value")
     if v.size == 1:
         return v[0]
     if channels is None or v.size != channels:
         have = 1 if channels is None else channels
         raise UsageError(
-            f"--pad-value has {v.size} values but the image has {have} "
-            f"channel{'s' if have != 1 else ''}"
+            f"pad_value has {v.size} values but the image has {have} "
+            f"channel{'s' if have != 1 else ''}", parameter="pad_value"
         )
     return v
 
 
-def _working_dtype(dtype: np.dtype) -> np.dtype:
-    # Float64 input keeps float64; everything else (8/16-bit, ints, bool, float16/32) is
-    # computed in float32, which is exact enough for 16-bit data and twice as fast.
-    return np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
+def _check_normalized_kernel(k: np.ndarray) -> None:
+    # Renormalising divides by the weights inside the image: they must not cancel out.
+    if (k < 0).any() or k.sum() <= 0:
+        raise UsageError("padding 'normalized' needs a kernel with no negative weight and a "
+                         "positive sum", parameter="padding")
 
 
-# ----------------------------------------------------------------------------- strategies
+def working_dtype(dtype: np.dtype | type) -> np.dtype:
+    """The dtype an input of ``dtype`` is computed and returned in.
+
+    float32 where it is exact enough and twice as fast: bool, 8- and 16-bit integers,
+    float16 and float32 (a 16-bit value times a few hundred small weights keeps its digits
+    in a 24-bit mantissa). float64 for 32- and 64-bit integers, whose sums need more than
+    24 bits (integer sums are then exact up to 2**53), and for float64 and wider floats.
+
+    Examples
+    --------
+    >>> [str(working_dtype(t)) for t in (np.uint8, np.uint16, np.float32, np.uint32, np.int64)]
+    ['float32', 'float32', 'float32', 'float64', 'float64']
+    """
+    dtype = np.dtype(dtype)
+    small = dtype.kind == "b" or (dtype.kind in "iu" and dtype.itemsize <= 2) or (
+        dtype.kind == "f" and dtype.itemsize <= 4)
+    return np.dtype(np.float32) if small else np.dtype(np.float64)
+
+
+# ----------------------------------------------------------------------------- kernels
 
 def separable_factors(kernel: np.ndarray, rtol: float = _RANK1_RTOL):
     """Factor a rank-1 kernel as ``outer(column, row)``, or return None.
@@ -135,45 +164,6 @@ def separable_factors(kernel: np.ndarray, rtol: float = _RANK1_RTOL):
     return k[:, j].copy(), k[i] / k[i, j]
 
 
-def _is_box(kernel: np.ndarray) -> bool:
-    return bool(np.all(kernel == kernel.flat[0]))
-
-
-def _has_fft() -> bool:
-    try:
-        from cvtool.imaging.fft import fft_correlate_valid  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def choose_strategy(kernel_shape: tuple[int, int], *, separable: bool, box: bool,
-                    stride: tuple[int, int] = (1, 1)) -> str:
-    """The strategy ``auto`` uses for a kernel (by measurement on 4096² float32, 2 cores).
-
-    Examples
-    --------
-    >>> choose_strategy((3, 3), separable=False, box=False)
-    'direct'
-    >>> choose_strategy((31, 31), separable=True, box=True)
-    'separable'
-    >>> choose_strategy((31, 31), separable=False, box=False)
-    'fft'
-    """
-    kh, kw = kernel_shape
-    taps = kh * kw
-    # Crossovers measured on 4096² float32, 2 cores (see benchmarks/bench_filter.py): the
-    # separable GEMM passes cost ~ kh + kw, box sums ~ log2(kw) + a constant (they win
-    # from about 40×40), direct GEMMs ~ kh·kw / strides, the FFT is flat (wins from ~11×11).
-    if box and kh + kw >= 80:
-        return "box"
-    if separable and kw >= 3 and taps >= 9:
-        return "separable"
-    if taps >= 120 * stride[0] * stride[1] and _has_fft():
-        return "fft"
-    return "direct"
-
-
 def anchor(kernel_shape: tuple[int, int], *, convolve: bool = False) -> tuple[int, int]:
     """The (row, column) offset from output (0, 0) of ``valid`` to the input pixel it sits on.
 
@@ -189,80 +179,121 @@ def anchor(kernel_shape: tuple[int, int], *, convolve: bool = False) -> tuple[in
     return ((kh - 1) // 2, (kw - 1) // 2) if convolve else (kh // 2, kw // 2)
 
 
-# ----------------------------------------------------------------------------- the core
+# ----------------------------------------------------------------------------- the plan
 
-def _filter(image, kernel, *, flip: bool, padding: str, pad_value, stride, shape: str,
-            strategy: str, workers: int | None) -> np.ndarray:
-    # Validate everything before touching the data, naming the option at fault.
+def _axis_size(n: int, k: int, shape: str) -> int:
+    """Output samples along one axis of n pixels for a kernel of k taps (before the stride)."""
+    if shape == "same":
+        return n
+    if shape == "valid":
+        return n - k + 1
+    return n + k - 1 if n else 0  # full: every position of overlap; an empty axis has none
+
+
+def make_plan(image, kernel, *, flip: bool = False, padding: str = "zero",
+              pad_value: float | Sequence[float] = 0.0, stride: int | Sequence[int] = 1,
+              shape: str = "same", workers: int | None = None) -> Plan:
+    """Check every argument once, naming the one at fault, and build the :class:`Plan`.
+
+    Takes the arguments of :func:`correlate` (``flip=True`` for :func:`convolve`); nothing
+    is computed yet, so a plan of a large image is cheap (``extend`` padding excepted, which
+    pads in full).
+
+    Examples
+    --------
+    >>> plan = make_plan(np.zeros((10, 20), np.uint8), np.ones((3, 5)), stride=2)
+    >>> plan.out_shape, plan.dtype, plan.is_box
+    ((5, 10), dtype('float32'), True)
+    """
     mode = canonical_padding(padding)
     if shape not in SHAPES:
-        raise UsageError(f"--shape must be one of {', '.join(SHAPES)}, got {shape!r}")
+        raise UsageError(f"shape must be one of {', '.join(SHAPES)}, got {shape!r}",
+                         parameter="shape")
     sy, sx = _check_stride(stride)
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
-    if workers is not None and (
-        isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1
-    ):
-        raise UsageError(f"workers must be an integer >= 1, got {workers!r}")
+    nworkers = resolve_workers(workers)
     k = _check_kernel(kernel)
-    if mode == "normalized" and ((k < 0).any() or k.sum() <= 0):
-        raise UsageError(
-            "--padding normalized needs a kernel with no negative weight and a positive sum"
-        )
+    if mode == "normalized":
+        _check_normalized_kernel(k)
     img = _check_image(image)
     channels = img.shape[2] if img.ndim == 3 else None
     fill = _check_pad_value(pad_value if mode == "constant" else 0.0, channels)
 
     height, width = img.shape[:2]
     kh, kw = k.shape
+    if shape == "valid" and (kh > height or kw > width):
+        raise ProcessingError(
+            f"shape 'valid' needs a kernel no larger than the image, but kernel {kw}x{kh} is "
+            f"larger than the image {width}x{height} (width x height); use 'same' or 'full'",
+            parameter="shape")
     ay, ax = anchor((kh, kw), convolve=flip)
     if flip:
         k = k[::-1, ::-1]
-    if shape == "same":
+    if img.size == 0:
+        widths = ((0, 0), (0, 0))  # nothing to pad, and nothing will be computed
+    elif shape == "same":
         widths = ((ay, kh - 1 - ay), (ax, kw - 1 - ax))
     elif shape == "full":
         widths = ((kh - 1, kh - 1), (kw - 1, kw - 1))
     else:
-        if kh > height or kw > width:
-            raise ProcessingError(
-                f"kernel {kh}x{kw} is larger than the image {height}x{width}; "
-                f"--shape valid needs a kernel no larger than the image (use same or full)"
-            )
         widths = ((0, 0), (0, 0))
+    dtype = working_dtype(img.dtype)
+    out_shape = (math.ceil(_axis_size(height, kh, shape) / sy),
+                 math.ceil(_axis_size(width, kw, shape) / sx)) + img.shape[2:]
+    return Plan(source=PaddedSource(img, widths, mode, fill, dtype), kernel=k.astype(dtype),
+                kernel64=k, factors=separable_factors(k),
+                is_box=bool(np.all(k == k.flat[0])), stride=(sy, sx), out_shape=out_shape,
+                workers=nworkers)
 
-    dtype = _working_dtype(img.dtype)
-    src = PaddedSource(img, widths, mode, fill, dtype)
-    full_h = src.padded_height - kh + 1
-    full_w = src.padded_width - kw + 1
-    out = np.empty((math.ceil(full_h / sy), math.ceil(full_w / sx)) + img.shape[2:], dtype)
-    nworkers = resolve_workers(workers)
 
-    factors = separable_factors(k)
-    is_box = _is_box(k)
-    if strategy == "auto":
-        # Tiny outputs are not worth a plan: the direct bands are fastest there.
-        strategy = choose_strategy((kh, kw), separable=factors is not None, box=is_box,
-                                   stride=(sy, sx)) if out.size >= 4096 else "direct"
-    kw_dtype = k.astype(dtype)
-    if strategy == "direct":
-        _strategies.direct(src, kw_dtype, out, (sy, sx), nworkers)
-    elif strategy == "separable":
-        if factors is None:
-            raise ValueError("strategy 'separable' needs a rank-1 kernel")
-        col, row = (f.astype(dtype) for f in factors)
-        _strategies.separable(src, col, row, out, (sy, sx), nworkers)
-    elif strategy == "box":
-        if not is_box:
-            raise ValueError("strategy 'box' needs a kernel whose weights are all equal")
-        _strategies.box(src, float(k.flat[0]), (kh, kw), out, (sy, sx), nworkers)
-    else:
-        if not _has_fft():
-            raise ValueError("strategy 'fft' needs cvtool.imaging.fft, which is not available")
-        _strategies.fft(src, k, out, (sy, sx), nworkers)
+def choose_strategy(image, kernel, *, strategy: str = "auto", **options) -> str:
+    """The name of the strategy :func:`correlate` would run with these arguments.
 
-    if mode == "normalized":
-        _renormalize(out, k, (height, width), widths, (sy, sx))
+    ``options`` are :func:`make_plan`'s; nothing is computed, so ``np.empty`` of the real
+    size stands in for an image.
+
+    Examples
+    --------
+    >>> choose_strategy(np.empty((2048, 2048), np.float32), np.ones((3, 3)) + np.eye(3))
+    'direct'
+    """
+    check_name(strategy)
+    return choose(make_plan(image, kernel, **options), strategy).name
+
+
+def _check_out(out, plan: Plan) -> np.ndarray:
+    if not isinstance(out, np.ndarray):
+        raise UsageError(f"out must be a NumPy array, got {type(out).__name__}",
+                         parameter="out")
+    if out.shape != plan.out_shape or out.dtype != plan.dtype:
+        raise UsageError(f"out must have shape {plan.out_shape} and dtype {plan.dtype}, got "
+                         f"shape {out.shape} and dtype {out.dtype}", parameter="out")
+    if not out.flags.writeable:
+        raise UsageError("out is read-only", parameter="out")
     return out
+
+
+# ----------------------------------------------------------------------------- the core
+
+def _filter(image, kernel, *, flip: bool, padding: str, pad_value, stride, shape: str,
+            strategy: str, workers: int | None, out: np.ndarray | None) -> np.ndarray:
+    check_name(strategy)  # before make_plan, which may pad (extend) a large image
+    plan = make_plan(image, kernel, flip=flip, padding=padding, pad_value=pad_value,
+                     stride=stride, shape=shape, workers=workers)
+    chosen = choose(plan, strategy)
+    result = np.empty(plan.out_shape, plan.dtype) if out is None else _check_out(out, plan)
+    if plan.samples == 0:
+        return result
+    # Strategies write bands through flat views and read the image while they write:
+    # give them a fresh contiguous buffer when the caller's cannot serve as one.
+    direct_write = result.flags.c_contiguous and not np.may_share_memory(
+        result, plan.source.image)
+    target = result if direct_write else np.empty(plan.out_shape, plan.dtype)
+    chosen.run(plan, target)
+    if plan.source.mode == "normalized":
+        _renormalize(target, plan)
+    if target is not result:
+        result[...] = target
+    return result
 
 
 def _inside_ranges(n: int, before: int, ksize: int, count: int, step: int):
@@ -273,18 +304,18 @@ def _inside_ranges(n: int, before: int, ksize: int, count: int, step: int):
     return k0, np.maximum(k1, k0)
 
 
-def _renormalize(out: np.ndarray, k: np.ndarray, size: tuple[int, int], widths,
-                 stride: tuple[int, int]) -> None:
+def _renormalize(out: np.ndarray, plan: Plan) -> None:
     """``normalized`` padding: scale each output by total / (weights that fell inside).
 
     The weights inside form a rectangle of the kernel, so each position's weight is one
     lookup in a table of rectangle sums over the few distinct rectangles near the border;
     positions with no positive weight inside become 0.
     """
+    k, src, stride = plan.kernel64, plan.source, plan.stride
     kh, kw = k.shape
     total = k.sum()
-    r0, r1 = _inside_ranges(size[0], widths[0][0], kh, out.shape[0], stride[0])
-    c0, c1 = _inside_ranges(size[1], widths[1][0], kw, out.shape[1], stride[1])
+    r0, r1 = _inside_ranges(src.height, src.top, kh, out.shape[0], stride[0])
+    c0, c1 = _inside_ranges(src.width, src.left, kw, out.shape[1], stride[1])
     rows, rclass = np.unique(np.stack([r0, r1], axis=1), axis=0, return_inverse=True)
     cols, cclass = np.unique(np.stack([c0, c1], axis=1), axis=0, return_inverse=True)
     rclass, cclass = rclass.reshape(-1), cclass.reshape(-1)
@@ -315,10 +346,9 @@ _PARAMS_DOC = """
     Parameters
     ----------
     image : ndarray
-        H×W or H×W×C (filtered per channel), any real dtype. float64 is computed and
-        returned as float64, everything else as float32.
+        H×W or H×W×C (filtered per channel), any real dtype; empty allowed (see Returns).
     kernel : array_like
-        2-D kernel, any size (odd or even, square or not, larger than the image).
+        2-D kernel, any size (odd or even, square or not, larger than the image), finite.
     padding : str
         How pixels outside the image are made up: ``zero``, ``constant``, ``clamp``,
         ``mirror``, ``symmetric``, ``wrap``, ``extend``, ``normalized`` or an alias
@@ -331,22 +361,35 @@ _PARAMS_DOC = """
     shape : {'same', 'valid', 'full'}
         The output size before the stride.
     strategy : {'auto', 'direct', 'separable', 'box', 'fft'}
-        Force a way of computing (for tests and benchmarks); ``auto`` picks the fastest.
-        Forcing one that does not apply raises ValueError.
+        Force a way of computing (for tests and benchmarks); ``auto`` runs the one the cost
+        model of :mod:`cvtool.filtering.registry` expects to be fastest. Forcing one that
+        does not apply to the kernel raises UsageError.
     workers : int, optional
         Threads to use (default: every CPU).
+    out : ndarray, optional
+        Where to write the result, to reuse a buffer: exactly the result's shape and its
+        working dtype (below), writeable. It may even be the input image itself.
 
     Returns
     -------
     ndarray
-        float32 (float64 for float64 input), ceil(n/S) samples along each axis of the
-        ``shape``'s size.
+        ``out`` when given. ceil(n/S) samples along each axis of the ``shape``'s size
+        (``same``: H×W; ``valid``: (H-kh+1)×(W-kw+1); ``full``: (H+kh-1)×(W+kw-1)).
+        The working precision, in which the result is computed and returned, follows the
+        input's dtype (see :func:`working_dtype`): float32 for bool, 8- and 16-bit
+        integers, float16 and float32; float64 for 32- and 64-bit integers (their sums
+        need more than float32's 24-bit mantissa; integer results are exact up to 2**53)
+        and for float64. An empty image (a zero-size axis) gives an empty result of the
+        shape above, except that ``full`` has no position of overlap along an empty axis
+        (0 there, not kh-1), and ``valid`` with a kernel larger than the image is still
+        an error.
 
     Raises
     ------
     UsageError
-        Bad option values (naming the option), a malformed kernel, a kernel with
-        negative weights under ``normalized``.
+        A bad argument, named first in the message and in ``parameter``: a malformed
+        kernel, a kernel with negative weights or no positive sum under ``normalized``,
+        a wrong ``out``.
     ProcessingError
         ``valid`` with a kernel larger than the image.
 """
@@ -354,18 +397,18 @@ _PARAMS_DOC = """
 
 def correlate(image: np.ndarray, kernel: np.ndarray, *, padding: str = "zero",
               pad_value: float | Sequence[float] = 0.0, stride: int | Sequence[int] = 1,
-              shape: str = "same", strategy: str = "auto",
-              workers: int | None = None) -> np.ndarray:
+              shape: str = "same", strategy: str = "auto", workers: int | None = None,
+              out: np.ndarray | None = None) -> np.ndarray:
     return _filter(image, kernel, flip=False, padding=padding, pad_value=pad_value,
-                   stride=stride, shape=shape, strategy=strategy, workers=workers)
+                   stride=stride, shape=shape, strategy=strategy, workers=workers, out=out)
 
 
 def convolve(image: np.ndarray, kernel: np.ndarray, *, padding: str = "zero",
              pad_value: float | Sequence[float] = 0.0, stride: int | Sequence[int] = 1,
-             shape: str = "same", strategy: str = "auto",
-             workers: int | None = None) -> np.ndarray:
+             shape: str = "same", strategy: str = "auto", workers: int | None = None,
+             out: np.ndarray | None = None) -> np.ndarray:
     return _filter(image, kernel, flip=True, padding=padding, pad_value=pad_value,
-                   stride=stride, shape=shape, strategy=strategy, workers=workers)
+                   stride=stride, shape=shape, strategy=strategy, workers=workers, out=out)
 
 
 correlate.__doc__ = """Cross-correlate an image with a kernel: g(i,j) = Σ f(i+k, j+l)·h(k,l).
@@ -383,6 +426,9 @@ correlate.__doc__ = """Cross-correlate an image with a kernel: g(i,j) = Σ f(i+k
     >>> correlate(np.ones((4, 4), np.uint8), np.ones((2, 2)), padding="clamp", stride=2)
     array([[4., 4.],
            [4., 4.]], dtype=float32)
+    >>> correlate(np.array([[4294967294, 6, 10]], np.uint32), np.ones((1, 3)),
+    ...           padding="symmetric")[0, 1]  # 32-bit input: float64, exact
+    np.float64(4294967310.0)
 """
 
 convolve.__doc__ = """Convolve an image with a kernel: correlation with the kernel rotated 180°.

@@ -12,10 +12,9 @@ from collections.abc import Callable
 import numpy as np
 
 from cvtool.imaging.padding import pad, pad_indices
-from cvtool.threads import map_threads, resolve_workers
+from cvtool.threads import map_threads
 
-# resolve_workers is re-exported: filtering and the strategies import it from here.
-__all__ = ["PaddedSource", "resolve_workers", "run_tiles"]
+__all__ = ["PaddedSource", "run_tiles"]
 
 
 class PaddedSource:
@@ -55,6 +54,10 @@ class PaddedSource:
     def is_fill(self) -> bool:
         """Whether padded pixels are a constant (zero, constant, normalized)."""
         return self.padded is None and self.mode in ("zero", "constant", "normalized")
+
+    def rows_inside(self, r0: int, r1: int) -> bool:
+        """Whether padded rows ``r0:r1`` are all image rows (a band that can be read in place)."""
+        return self.top <= r0 and r1 <= self.top + self.height
 
     def pad_columns(self, band: np.ndarray, fill: np.ndarray | None) -> None:
         """Make up the padding columns of a band whose image columns are filled in.

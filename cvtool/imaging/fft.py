@@ -17,9 +17,10 @@ from functools import lru_cache
 
 import numpy as np
 
+from cvtool.errors import UsageError
 from cvtool.threads import map_threads, resolve_workers
 
-__all__ = ["smooth_size", "fft_correlate_valid"]
+__all__ = ["smooth_size", "fft_correlate_valid", "fft_work"]
 
 
 @lru_cache(maxsize=4096)
@@ -110,6 +111,24 @@ def _plan(h_out: int, w_out: int, kh: int, kw: int) -> tuple[int, int]:
     return best[1], best[2]
 
 
+def fft_work(h_out: int, w_out: int, kh: int, kw: int) -> tuple[int, float]:
+    """The tiles of :func:`fft_correlate_valid` for one channel, and their Σ n·log2(n).
+
+    Counts every tile of the plan (``n = fh·fw`` each), so a cost model can compare it with
+    the multiply-adds of a direct correlation.
+
+    Examples
+    --------
+    >>> fft_work(100, 100, 31, 31)[1] > fft_work(50, 100, 31, 31)[1]
+    True
+    """
+    if h_out <= 0 or w_out <= 0:
+        return 0, 0.0
+    fh, fw = _plan(h_out, w_out, kh, kw)
+    tiles = -(-h_out // (fh - kh + 1)) * -(-w_out // (fw - kw + 1))
+    return tiles, float(tiles * fh * fw * math.log2(fh * fw))
+
+
 def fft_correlate_valid(image: np.ndarray, kernel: np.ndarray, *,
                         workers: int | None = None) -> np.ndarray:
     """Valid-mode 2-D cross-correlation by tiled FFTs (overlap-save).
@@ -141,10 +160,10 @@ def fft_correlate_valid(image: np.ndarray, kernel: np.ndarray, *,
 
     Raises
     ------
-    ValueError
-        On mismatched dimensions or channels, an empty kernel, a kernel larger than the
-        image, or ``workers`` not an integer >= 1 (a :class:`~cvtool.errors.UsageError`,
-        itself a ``ValueError``).
+    UsageError
+        (a ``ValueError``, naming the argument) on mismatched dimensions or channels, an
+        empty image or kernel, a kernel larger than the image, or ``workers`` not an
+        integer >= 1.
 
     Examples
     --------
@@ -155,18 +174,24 @@ def fft_correlate_valid(image: np.ndarray, kernel: np.ndarray, *,
     """
     image = np.asarray(image)
     kernel = np.asarray(kernel)
-    if image.ndim not in (2, 3) or kernel.ndim != image.ndim:
-        raise ValueError(f"image and kernel must both be 2-D or both 3-D, got shapes "
-                         f"{image.shape} and {kernel.shape}")
+    if image.ndim not in (2, 3):
+        raise UsageError(f"image must be 2-D or 3-D, got shape {image.shape}",
+                         parameter="image")
+    if kernel.ndim != image.ndim:
+        raise UsageError(f"kernel must have as many dimensions as the image, got shapes "
+                         f"{kernel.shape} and {image.shape}", parameter="kernel")
     if image.ndim == 3 and image.shape[2] != kernel.shape[2]:
-        raise ValueError(f"image has {image.shape[2]} channels but kernel has "
-                         f"{kernel.shape[2]}")
-    if kernel.size == 0 or image.size == 0:
-        raise ValueError(f"empty image or kernel: shapes {image.shape} and {kernel.shape}")
+        raise UsageError(f"kernel has {kernel.shape[2]} channels but the image has "
+                         f"{image.shape[2]}", parameter="kernel")
+    if image.size == 0:
+        raise UsageError(f"image is empty (shape {image.shape})", parameter="image")
+    if kernel.size == 0:
+        raise UsageError(f"kernel is empty (shape {kernel.shape})", parameter="kernel")
     h, w = image.shape[:2]
     kh, kw = kernel.shape[:2]
     if kh > h or kw > w:
-        raise ValueError(f"kernel {kh}x{kw} is larger than the image {h}x{w}")
+        raise UsageError(f"kernel {kw}x{kh} is larger than the image {w}x{h} "
+                         f"(width x height)", parameter="kernel")
     workers = resolve_workers(workers)
 
     dtype = np.result_type(image.dtype, kernel.dtype, np.float32)

@@ -82,7 +82,7 @@ def canonical_padding(name: str) -> str:
     'mirror'
     """
     if not isinstance(name, str):
-        raise UsageError(f"padding must be a string, got {name!r}")
+        raise UsageError(f"padding must be a string, got {name!r}", parameter="padding")
     key = name.strip().lower()
     if key in PADDING_MODES:
         return key
@@ -90,13 +90,14 @@ def canonical_padding(name: str) -> str:
         return PADDING_ALIASES[key]
     if key == "reflect":
         raise UsageError(
-            "ambiguous padding 'reflect': libraries disagree on whether the edge pixel is "
+            "padding 'reflect' is ambiguous: libraries disagree on whether the edge pixel is "
             "repeated; use 'mirror' (c b | a b c d, edge not repeated, OpenCV REFLECT_101, "
             "NumPy reflect) or 'symmetric' (b a | a b c d, edge repeated, OpenCV REFLECT, "
-            "SciPy reflect)"
+            "SciPy reflect)", parameter="padding"
         )
     choices = ", ".join(PADDING_MODES)
-    raise UsageError(f"unknown padding '{name}' (choose from {choices})")
+    raise UsageError(f"padding '{name}' is unknown (choose from {choices})",
+                     parameter="padding")
 
 
 def _check_widths(widths) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -105,10 +106,11 @@ def _check_widths(widths) -> tuple[tuple[int, int], tuple[int, int]]:
         out = ((int(top), int(bottom)), (int(left), int(right)))
     except (TypeError, ValueError):
         raise UsageError(
-            f"pad widths must be ((top, bottom), (left, right)), got {widths!r}"
+            f"widths must be ((top, bottom), (left, right)), got {widths!r}",
+            parameter="widths"
         ) from None
     if min(out[0] + out[1]) < 0:
-        raise UsageError(f"pad widths must be >= 0, got {widths!r}")
+        raise UsageError(f"widths must be >= 0, got {widths!r}", parameter="widths")
     return out
 
 
@@ -123,8 +125,8 @@ def _fill_value(value, image: np.ndarray) -> np.ndarray:
         return v[0]
     if image.ndim != 3 or v.size != channels:
         raise UsageError(
-            f"--pad-value has {v.size} values but the image has {channels} channel"
-            f"{'s' if channels != 1 else ''}"
+            f"value has {v.size} numbers but the image has {channels} channel"
+            f"{'s' if channels != 1 else ''}", parameter="value"
         )
     return v
 
@@ -188,7 +190,8 @@ def pad(
     mode = canonical_padding(mode)
     image = np.asarray(image)
     if image.ndim not in (2, 3):
-        raise UsageError(f"image must be H×W or H×W×C, got shape {image.shape}")
+        raise UsageError(f"image must be H×W or H×W×C, got shape {image.shape}",
+                         parameter="image")
     (top, bottom), (left, right) = _check_widths(widths)
     spec = [(top, bottom), (left, right)] + [(0, 0)] * (image.ndim - 2)
     if mode in _FILL_MODES:
@@ -198,7 +201,8 @@ def pad(
         out[...] = fill.astype(image.dtype) if image.dtype != bool else fill != 0
         out[top:top + h, left:left + w] = image
         return out
-    if image.shape[0] == 0 or image.shape[1] == 0:
-        raise UsageError(f"cannot pad an empty image of shape {image.shape} with '{mode}'")
+    if (image.shape[0] == 0 and top + bottom) or (image.shape[1] == 0 and left + right):
+        raise UsageError(f"image of shape {image.shape} is empty: no pixel to pad with "
+                         f"'{mode}'", parameter="image")
     np_mode, kwargs = _NUMPY_MODE[mode]
     return np.pad(image, spec, mode=np_mode, **kwargs)
