@@ -12,6 +12,7 @@ from helpers import png_header
 
 from cvtool import io
 from cvtool.errors import ProcessingError, UsageError
+from cvtool.io import codecs
 
 
 @pytest.mark.parametrize("suffix", [".png", ".tif", ".bmp", ".webp", ".ppm"])
@@ -60,6 +61,19 @@ def test_npy_that_is_not_an_image_is_refused(tmp_path, array, message):
     path = tmp_path / "x.npy"
     np.save(path, array)
     with pytest.raises(ProcessingError, match=message):
+        io.read_image(path)
+
+
+@pytest.mark.parametrize("shape", [(0, 5), (5, 0), (0, 5, 3), (0, 0)])
+def test_empty_npy_is_refused_naming_the_file(tmp_path, shape):
+    """A .npy with no pixels is no image: ProcessingError "image is empty", naming the file.
+
+    The library's filters accept empty arrays (as SciPy's do); reading a file is where an
+    empty image is refused, so every command keeps refusing it.
+    """
+    path = tmp_path / "hollow.npy"
+    np.save(path, np.zeros(shape, np.uint8))
+    with pytest.raises(ProcessingError, match=r"hollow\.npy: image is empty"):
         io.read_image(path)
 
 
@@ -165,24 +179,6 @@ def test_unknown_output_format_is_a_usage_error():
         io.check_output_path("result.xyz")
 
 
-def test_raw_out_range_needs_a_float_format():
-    with pytest.raises(UsageError, match="only .npy and .tif"):
-        io.check_out_range("raw", "a.png")
-
-
-@pytest.mark.parametrize("mode,expected", [
-    ("clip", [0, 0, 128, 255]), ("abs", [200, 0, 128, 255]), ("rescale", [0, 85, 139, 255]),
-])
-def test_out_range_modes(mode, expected):
-    values = np.array([-200.0, 0.0, 127.6, 400.0])
-    np.testing.assert_array_equal(io.to_pixel_type(values, mode, np.dtype(np.uint8)), expected)
-
-
-def test_rescale_of_constant_result_is_zero():
-    out = io.to_pixel_type(np.full((2, 2), 5.0), "rescale", np.dtype(np.uint16))
-    assert out.dtype == np.uint16 and not out.any()
-
-
 def test_gray_gif_is_written_as_colour(tmp_path):
     """OpenCV's GIF encoder takes no gray; the gray plane goes to all three channels.
 
@@ -199,37 +195,13 @@ def test_claimed_writer_that_cannot_encode_is_refused_up_front(monkeypatch):
     The failing encoder is simulated (imencode patched to fail, probed with .png), so the test
     does not depend on which formats this OpenCV build really lacks.
     """
-    io._can_encode.cache_clear()
-    monkeypatch.setattr(io.cv2, "imencode", lambda *a, **k: (False, None))
+    codecs.can_encode.cache_clear()
+    monkeypatch.setattr(codecs.cv2, "imencode", lambda *a, **k: (False, None))
     try:
         with pytest.raises(UsageError, match="cannot write '.png'"):
             io.check_output_path("out.png")
     finally:
-        io._can_encode.cache_clear()
-
-
-@pytest.mark.parametrize("mode", ["clip", "abs", "rescale"])
-def test_chunked_mapping_equals_the_whole_array_formula(mode):
-    """to_pixel_type works in cache-sized chunks; across chunk edges it equals the one-shot map."""
-    rng = np.random.default_rng(4)
-    values = (rng.random((3 * io._MAP_CHUNK // 7 + 5, 7), dtype=np.float32) * 700 - 200)
-    if mode == "abs":
-        ref = np.abs(values)
-    elif mode == "rescale":
-        ref = (values - values.min()) * (65535.0 / (values.max() - values.min()))
-    else:
-        ref = values
-    expected = np.clip(np.rint(ref), 0, 65535).astype(np.uint16)
-    got = io.to_pixel_type(values, mode, np.dtype(np.uint16))
-    np.testing.assert_allclose(got.astype(int), expected.astype(int), atol=1 if mode == "rescale"
-                               else 0)
-
-
-def test_nan_in_a_later_chunk_is_refused():
-    values = np.zeros(io._MAP_CHUNK * 2 + 3, np.float32)
-    values[-2] = np.nan
-    with pytest.raises(ProcessingError):
-        io.to_pixel_type(values, "clip", np.dtype(np.uint8))
+        codecs.can_encode.cache_clear()
 
 
 def test_stopped_writes_are_refused_until_reopened(tmp_path):

@@ -230,7 +230,7 @@ def _sample_variance(monkeypatch):
 
 
 def _no_pixel_limit(monkeypatch):
-    monkeypatch.setattr("cvtool.io.max_pixels", lambda: 10**12)
+    monkeypatch.setattr("cvtool.io.limits.max_pixels", lambda: 10**12)
 
 
 @pytest.mark.parametrize("check,breakage,expected", [
