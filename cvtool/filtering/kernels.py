@@ -1,15 +1,12 @@
-"""Kernels: the text grammar users type, kernel files, and the named kernels of ``filter``.
+"""Kernels: the named kernels of ``filter`` and kernel arithmetic (normalising, zero sums).
 
-A kernel is always returned as a 2-D float64 array. Inline text has rows separated by ``;``
-or newlines and values separated by spaces or commas; a value is a decimal or a fraction::
-
-    "1 2 1; 2 4 2; 1 2 1"      "1/9,1/9,1/9"      "-1/8 -1/8 -1/8; -1/8 1 -1/8; ..."
+A kernel is always a 2-D float64 array. Reading kernels from text and files is the command
+line's job (:func:`cvtool.cli.grammar.parse_kernel`).
 """
 
 from __future__ import annotations
 
 import math
-import os
 import re
 from fractions import Fraction
 
@@ -20,10 +17,8 @@ from cvtool.errors import UsageError
 __all__ = [
     "KERNEL_ALIASES", "KERNEL_NAMES", "IDENTITY", "SHARPEN", "LAPLACIAN", "LINES_H", "LINES_V",
     "LINES_45", "LINES_135", "SOBEL_X", "SOBEL_Y", "EMBOSS", "box_kernel", "gaussian_kernel",
-    "is_zero_sum", "named_kernel", "normalize_kernel", "parse_kernel", "parse_number",
+    "is_zero_sum", "named_kernel", "normalize_kernel", "parse_number",
 ]
-
-_FILE_SUFFIXES = (".txt", ".csv", ".npy")
 
 
 def _fixed(rows: list[list[float]]) -> np.ndarray:
@@ -64,7 +59,9 @@ _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
 
 def parse_number(token: str, what: str = "kernel value") -> float:
-    """One number as users type it: a decimal (``0.25``, ``-3``, ``1e-2``) or a fraction (``-1/8``).
+    """TRANSITIONAL (for ``matching/scales_text.py`` only; the grammar is ``cvtool.cli.grammar``).
+
+    One number as users type it: a decimal (``0.25``, ``-3``, ``1e-2``) or a fraction (``-1/8``).
 
     The one grammar for kernels and every number list of the CLI (ASCII digits only; NaN,
     infinities and division by zero refused). ``what`` names the value in the message.
@@ -100,97 +97,6 @@ def _not_finite(what: str, token: str) -> str:
     if what == "kernel value":
         return "kernel contains NaN or infinity"
     return f"{what} '{token}' is NaN or infinite"
-
-
-def _parse_text(text: str) -> np.ndarray:
-    rows = [r.strip() for r in re.split(r"[;\n\r]", text)]
-    rows = [r for r in rows if r]  # blank lines and a trailing ';' are not rows
-    if not rows:
-        raise UsageError("kernel is empty")
-    values = [[parse_number(t) for t in re.split(r"[\s,]+", r) if t] for r in rows]
-    width = len(values[0])
-    for i, row in enumerate(values[1:], start=2):
-        if len(row) != width:
-            raise UsageError(
-                f"kernel row {i} has {len(row)} value{'s' if len(row) != 1 else ''}, "
-                f"expected {width}"
-            )
-    return np.array(values, dtype=np.float64)
-
-
-def _load_npy(path: str) -> np.ndarray:
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"kernel file '{path}' is not a readable .npy array: {exc}") from None
-    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "biuf":
-        raise UsageError(f"kernel file '{path}' must hold real numbers, got {arr.dtype}")
-    if arr.ndim == 1:
-        arr = arr[np.newaxis, :]
-    if arr.ndim != 2:
-        raise UsageError(f"kernel file '{path}' must be 1-D or 2-D, got {arr.ndim}-D")
-    return arr.astype(np.float64)
-
-
-def _check(kernel: np.ndarray) -> np.ndarray:
-    if kernel.size == 0:
-        raise UsageError("kernel is empty")
-    if not np.isfinite(kernel).all():
-        raise UsageError("kernel contains NaN or infinity")
-    return kernel
-
-
-def parse_kernel(spec: str | os.PathLike) -> np.ndarray:
-    """Parse a kernel from inline text or from a ``.txt``/``.csv``/``.npy`` file.
-
-    Parameters
-    ----------
-    spec : str or path-like
-        Inline text (rows split by ``;`` or newlines, values by spaces or commas, values
-        decimal or fractions such as ``1/9``), or a path ending in ``.txt``, ``.csv``
-        (same grammar) or ``.npy`` (1-D is one row), or any existing file in the text grammar.
-
-    Returns
-    -------
-    ndarray
-        The kernel, 2-D float64.
-
-    Raises
-    ------
-    UsageError
-        Ragged rows, non-numbers, an empty kernel, NaN or infinity, a zero denominator,
-        a missing file.
-
-    Examples
-    --------
-    >>> parse_kernel("1 2 1; 2 4 2; 1 2 1").shape
-    (3, 3)
-    >>> parse_kernel("1/4, -1/4").tolist()
-    [[0.25, -0.25]]
-    """
-    if isinstance(spec, os.PathLike):
-        spec = os.fspath(spec)
-    if not isinstance(spec, str):
-        raise UsageError(f"kernel must be text or a file path, got {type(spec).__name__}")
-    stripped = spec.strip()
-    is_path = stripped.lower().endswith(_FILE_SUFFIXES) or (
-        "\n" not in stripped and ";" not in stripped and os.path.isfile(stripped)
-    )
-    if not is_path:
-        return _check(_parse_text(spec))
-    if not os.path.isfile(stripped):
-        raise UsageError(f"kernel file '{stripped}' does not exist")
-    if stripped.lower().endswith(".npy"):
-        return _check(_load_npy(stripped))
-    try:
-        with open(stripped, encoding="utf-8") as fh:
-            text = fh.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"kernel file '{stripped}' cannot be read: {exc}") from None
-    try:
-        return _check(_parse_text(text))
-    except UsageError as exc:
-        raise UsageError(f"kernel file '{stripped}': {exc}") from None
 
 
 def normalize_kernel(kernel: np.ndarray) -> np.ndarray:
