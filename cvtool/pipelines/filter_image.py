@@ -1,0 +1,211 @@
+"""One image through correlate/convolve as the command line does it, as plain functions on arrays.
+
+The steps around the core filter: gray conversion first when asked, the border colour split
+between the colour channels and the alpha plane, the alpha plane carried onto the output grid
+unchanged (same anchor, shape and stride as the colour), and the mapping of float results back
+to output pixels (``out_range``). Usable from Python without Typer or files:
+
+>>> import numpy as np
+>>> settings = FilterSettings("correlate", np.ones((1, 3)) / 3, padding="zero")
+>>> values, alpha = filter_image(np.array([[3.0, 6.0, 9.0]]), settings)
+>>> values.tolist(), alpha
+([[3.0, 6.0, 5.0]], None)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cvtool import io
+from cvtool.errors import ProcessingError, UsageError
+from cvtool.filtering import anchor
+from cvtool.filtering import convolve as convolve_array
+from cvtool.filtering import correlate as correlate_array
+from cvtool.filtering.kernels import is_zero_sum
+from cvtool.imaging.color import full_scale, split_alpha, to_gray
+from cvtool.imaging.padding import canonical_padding, pad
+from cvtool.imaging.pixels import output_dtype, resolve_out_range, to_pixel_type
+
+__all__ = ["OPERATIONS", "FilterSettings", "check_settings", "filter_image", "to_output_pixels",
+           "split_pad_value", "out_range_for_file"]
+
+#: The two operations, by name; ``filter -n`` correlates, as ``cv2.filter2D`` does.
+OPERATIONS = {"correlate": correlate_array, "convolve": convolve_array}
+
+
+@dataclass(frozen=True)
+class FilterSettings:
+    """What to do to each image: the operation, its kernel and the core's keyword arguments.
+
+    ``pad_value`` holds 1 value (every channel), one per colour channel, or one per colour
+    channel plus one for alpha. ``out_range`` is an ``out_range`` mode of :mod:`cvtool.io`.
+    """
+
+    operation: str
+    kernel: np.ndarray
+    padding: str = "mirror"
+    pad_value: tuple[float, ...] = (0.0,)
+    stride: tuple[int, int] | int = 1
+    shape: str = "same"
+    out_range: str = "auto"
+    gray: bool = False
+
+
+def check_settings(settings: FilterSettings) -> FilterSettings:
+    """Let the core check the settings on a tiny image, before any real image is read.
+
+    Every rule (padding names, the kernel ``normalized`` padding accepts, strides, shapes, finite
+    border values) is the core's and is checked there, once; running it on a zero image the
+    kernel's size costs microseconds and makes a bad option a usage error up front. Returns the
+    settings with the padding name made canonical.
+
+    Examples
+    --------
+    >>> check_settings(FilterSettings("correlate", np.ones((3, 3)), stride=0))
+    Traceback (most recent call last):
+    ...
+    cvtool.errors.UsageError: stride must be >= 1, got 0
+    """
+    if settings.operation not in OPERATIONS:
+        raise UsageError(f"operation must be one of {', '.join(OPERATIONS)}, got "
+                         f"{settings.operation!r}", parameter="operation")
+    if len(settings.pad_value) not in (1, 3, 4):
+        raise UsageError(f"pad_value takes 1, 3 or 4 values, got {len(settings.pad_value)}",
+                         parameter="pad_value")
+    mode = canonical_padding(settings.padding)
+    kernel = np.asarray(settings.kernel)
+    channels = min(len(settings.pad_value), 3)
+    shape = kernel.shape[:2] if kernel.ndim >= 2 else (1, max(1, kernel.size))
+    probe = np.zeros(shape + ((channels,) if channels > 1 else ()), np.float32)
+    OPERATIONS[settings.operation](probe, kernel, padding=mode,
+                                   pad_value=list(settings.pad_value[:channels]),
+                                   stride=settings.stride, shape=settings.shape, workers=1)
+    return FilterSettings(settings.operation, settings.kernel, mode, settings.pad_value,
+                          settings.stride, settings.shape, settings.out_range, settings.gray)
+
+
+def split_pad_value(colour: np.ndarray, alpha: np.ndarray | None,
+                    values: tuple[float, ...]) -> tuple[float | list[float], float]:
+    """Split the border values into the colour channels' and the alpha plane's.
+
+    One value is a gray level for every colour channel; otherwise one per colour channel, plus
+    optionally one for alpha (whose border is otherwise opaque). A count that does not fit the
+    image is found in the data, so it is a :class:`ProcessingError`.
+
+    Examples
+    --------
+    >>> rgb, a = np.zeros((2, 2, 3), np.uint8), np.zeros((2, 2), np.uint8)
+    >>> split_pad_value(rgb, a, (1, 2, 3))
+    ([1, 2, 3], 255.0)
+    >>> split_pad_value(rgb, a, (1, 2, 3, 4))
+    ([1, 2, 3], 4)
+    """
+    colour_channels = 1 if colour.ndim == 2 else colour.shape[2]
+    opaque = full_scale(alpha.dtype) if alpha is not None else 0.0
+    if len(values) == 1:
+        return values[0], opaque
+    if alpha is not None and len(values) == colour_channels + 1:
+        return list(values[:-1]), values[-1]
+    if len(values) != colour_channels:
+        channels = colour_channels + (alpha is not None)
+        raise ProcessingError(
+            f"pad_value has {len(values)} values but the image has {channels} channel(s)",
+            parameter="pad_value")
+    return list(values), opaque
+
+
+def _alpha_through(alpha: np.ndarray, settings: FilterSettings, value: float) -> np.ndarray:
+    """The alpha plane carried onto the output grid unchanged: for ``same`` alpha itself, for
+    ``valid``/``full`` the alpha under the kernel's anchor (the border made up by the padding),
+    then the stride."""
+    rows, cols = np.asarray(settings.kernel).shape
+    top, left = anchor((rows, cols), convolve=settings.operation == "convolve")
+    if settings.shape == "valid":
+        plane = alpha[top:top + alpha.shape[0] - rows + 1, left:left + alpha.shape[1] - cols + 1]
+    elif settings.shape == "full":
+        mode = "zero" if settings.padding == "normalized" else settings.padding
+        # In floating point, as the colour is: an out-of-range border value or an `extend`
+        # reflection must saturate when mapped back, not wrap around in the pixel type.
+        plane = pad(alpha.astype(np.float64), ((rows - 1 - top, top), (cols - 1 - left, left)),
+                    mode, value)
+    else:
+        plane = alpha
+    stride = settings.stride
+    step_y, step_x = (stride, stride) if isinstance(stride, int) else stride
+    return plane[::step_y, ::step_x]
+
+
+def filter_image(image: np.ndarray, settings: FilterSettings, *,
+                 workers: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
+    """Apply the settings' kernel to one image: gray first if asked, alpha passed through.
+
+    Returns the filtered colour (or gray) values, floating point (float32, or float64 for
+    float64 input), and the alpha plane on the same output grid (None without alpha).
+    """
+    colour, alpha = split_alpha(image)
+    if settings.gray:
+        colour = to_gray(colour)
+    colour_pad, alpha_pad = split_pad_value(colour, alpha, settings.pad_value)
+    operation = OPERATIONS[settings.operation]
+    result = operation(colour, settings.kernel, padding=settings.padding, pad_value=colour_pad,
+                       stride=settings.stride, shape=settings.shape, workers=workers)
+    if alpha is None:
+        return result, None
+    return result, _alpha_through(alpha, settings, alpha_pad)
+
+
+def out_range_for_file(out_range: str, input_dtype: np.dtype, output: str,
+                       zero_sum: bool) -> str:
+    """What ``out_range`` means for results written to the file ``output``.
+
+    ``auto`` is ``raw`` for every ``.npy`` output: a ``.npy`` keeps numbers, sign and all (an
+    edge map's negative half would otherwise be folded away). For other files the pixel rule of
+    :func:`cvtool.imaging.pixels.resolve_out_range` applies: ``raw`` for a float input written
+    where floats are kept (``.tif``), else ``abs`` for a zero-sum kernel and ``clip`` otherwise.
+
+    Examples
+    --------
+    >>> out_range_for_file("auto", np.dtype(np.uint8), "edges.npy", zero_sum=True)
+    'raw'
+    >>> out_range_for_file("auto", np.dtype(np.uint8), "edges.tif", zero_sum=True)
+    'abs'
+    """
+    if out_range == "auto" and io.suffix_of(output) == ".npy":
+        return "raw"
+    return resolve_out_range(out_range, input_dtype, keeps_floats=io.keeps_floats(output),
+                             zero_sum=zero_sum)
+
+
+def to_output_pixels(values: np.ndarray, alpha: np.ndarray | None, input_dtype: np.dtype,
+                     settings: FilterSettings, output: str) -> tuple[np.ndarray, str]:
+    """Map filtered values to the output's pixel type, alpha appended last.
+
+    Returns the pixels and the ``out_range`` mode that ``auto`` resolved to (see
+    :func:`out_range_for_file`).
+
+    Examples
+    --------
+    >>> settings = FilterSettings("correlate", np.array([[-1.0, 1.0]]))
+    >>> pixels, mode = to_output_pixels(np.array([[-2.0, 3.0]]), None, np.dtype(np.uint8),
+    ...                                 settings, "out.png")
+    >>> pixels.tolist(), mode
+    ([[2, 3]], 'abs')
+    """
+    mode = out_range_for_file(settings.out_range, input_dtype, output,
+                              is_zero_sum(settings.kernel))
+    if mode == "raw":
+        colour = values
+    else:
+        colour = to_pixel_type(values, mode, output_dtype(input_dtype))
+    if alpha is None:
+        return colour, mode
+    if alpha.dtype != colour.dtype:
+        alpha = (alpha.astype(colour.dtype) if mode == "raw"
+                 else to_pixel_type(alpha, "clip", colour.dtype))
+    channels = 1 if colour.ndim == 2 else colour.shape[2]
+    pixels = np.empty(colour.shape[:2] + (channels + 1,), colour.dtype)
+    pixels[..., :channels] = colour.reshape(colour.shape[:2] + (channels,))
+    pixels[..., channels] = alpha
+    return pixels, mode
