@@ -41,7 +41,8 @@ def test_full_shape_pads_alpha_with_the_mode(invoke, tmp_path):
     """full with zero padding: alpha is transparent where the kernel anchor is outside."""
     src, image = _rgba(tmp_path)
     out = tmp_path / "out.png"
-    assert invoke("correlate", src, "-k", "1 1 1", "--shape", "full", "-o", out).exit_code == 0
+    assert invoke("correlate", src, "-k", "1 1 1", "--shape", "full", "-p", "zero",
+                  "-o", out).exit_code == 0
     alpha = io.read_image(out)[..., 3]
     assert alpha.shape == (7, 11)
     np.testing.assert_array_equal(alpha[:, 1:10], image[..., 3])

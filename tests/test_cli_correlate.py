@@ -22,7 +22,8 @@ def _read(path):
 def test_correlate_raw_equals_scipy(invoke, gray_png, tmp_path):
     """The CLI path gives the engine's numbers: scipy.ndimage.correlate, zero padding, same."""
     out = tmp_path / "out.npy"
-    result = invoke("correlate", gray_png, "-k", KERNEL_TEXT, "--out-range", "raw", "-o", out)
+    result = invoke("correlate", gray_png, "-k", KERNEL_TEXT, "--out-range", "raw", "-p", "zero",
+                    "-o", out)
     assert result.exit_code == 0, result.output
     image = _read(gray_png).astype(np.float64)
     expected = ndi.correlate(image, KERNEL, mode="constant", cval=0)
@@ -32,7 +33,7 @@ def test_correlate_raw_equals_scipy(invoke, gray_png, tmp_path):
 @pytest.mark.parametrize("shape,mode", [("valid", "valid"), ("full", "full")])
 def test_convolve_shapes_equal_scipy_signal(invoke, gray_png, tmp_path, shape, mode):
     out = tmp_path / "out.npy"
-    result = invoke("convolve", gray_png, "-k", KERNEL_TEXT, "--shape", shape,
+    result = invoke("convolve", gray_png, "-k", KERNEL_TEXT, "--shape", shape, "-p", "zero",
                     "--out-range", "raw", "-o", out)
     assert result.exit_code == 0, result.output
     expected = sig.convolve2d(_read(gray_png).astype(np.float64), KERNEL, mode=mode)
@@ -64,9 +65,9 @@ def test_zero_sum_kernel_takes_absolute_value(invoke, tmp_path):
     """Edge kernels (sum 0) map with `abs` under auto, so falling edges are not lost."""
     src = tmp_path / "in.png"
     io.write_image(src, np.array([[0, 0, 100, 100]] * 3, np.uint8))
-    out = tmp_path / "out.npy"
+    out = tmp_path / "out.png"  # a pixel format: .npy outputs keep the sign under auto
     assert invoke("correlate", src, "-k", "1 0 -1", "-p", "clamp", "-o", out).exit_code == 0
-    np.testing.assert_array_equal(np.load(out), [[0, 100, 100, 0]] * 3)
+    np.testing.assert_array_equal(_read(out), [[0, 100, 100, 0]] * 3)
 
 
 def test_sixteen_bit_stays_sixteen_bit(invoke, tmp_path):
@@ -83,7 +84,8 @@ def test_alpha_is_passed_through(invoke, tmp_path):
     image = rng.integers(0, 256, (9, 8, 4), dtype=np.uint8)
     src, out = tmp_path / "in.png", tmp_path / "out.png"
     io.write_image(src, image)
-    assert invoke("correlate", src, "-k", "1 1 1", "--normalize-kernel", "-o", out).exit_code == 0
+    assert invoke("correlate", src, "-k", "1 1 1", "--normalize-kernel", "-p", "zero",
+                  "-o", out).exit_code == 0
     result = _read(out)
     np.testing.assert_array_equal(result[..., 3], image[..., 3])
     expected = ndi.correlate1d(image[..., 0].astype(float), np.ones(3) / 3, axis=1,
@@ -177,9 +179,12 @@ def test_valid_with_kernel_larger_than_image_is_exit_1(invoke, tmp_path):
     assert not out.exists()
 
 
-def test_unknown_option_keeps_clicks_usage_message(invoke, gray_png, tmp_path):
+def test_unknown_option_is_one_error_line_and_a_hint(invoke, gray_png, tmp_path):
+    """Click's parse errors speak as every other usage error: `error: ...`, one hint, exit 2."""
     result = invoke("correlate", gray_png, "-k", "1", "-o", tmp_path / "o.png", "--bogus")
-    assert result.exit_code == 2 and "No such option" in result.output
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == ["error: no such option --bogus",
+                                          "try 'cvtool correlate --help'"]
 
 
 def test_stdout_output_is_png(invoke, gray_png):

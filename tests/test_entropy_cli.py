@@ -1,4 +1,4 @@
-"""`cvtool entropy` through CliRunner (and once as the installed script): every form of CLI.md."""
+"""`cvtool entropy` through CliRunner (and once as the installed script): every documented form."""
 
 from __future__ import annotations
 

@@ -169,8 +169,8 @@ def test_annotated_outputs_for_several_scenes_go_to_a_directory(invoke, tmp_path
 
 
 def test_heatmap_is_the_scale_one_score_map(invoke, tmp_path):
-    """--heatmap: one pixel per position where the template fits at scale 1 (even when
-    --scales leaves 1 out), score -1..1 -> 0..255."""
+    """--heatmap: the scale-1 score map (even when --scales leaves 1 out) at the scene's own
+    size, each window's score at its centre pixel, score -1..1 -> 0..255."""
     out = tmp_path / "heat.png"
     result = invoke("find-waldo", SCENE, "-t", TEMPLATE, "--heatmap", out,
                     "--scales", "0.9,1.1")
@@ -179,9 +179,28 @@ def test_heatmap_is_the_scale_one_score_map(invoke, tmp_path):
     assert re.fullmatch(r".+waldo_scene\.png: not found \(best score=0\.\d{3}\)\n",
                         result.stdout), result.stdout
     heat = io.read_image(out)
-    assert heat.dtype == np.uint8 and heat.shape == (600 - 56 + 1, 800 - 28 + 1)
-    x, y = WALDO[:2]
-    assert np.unravel_index(heat.argmax(), heat.shape) == (y, x) and heat[y, x] >= 250
+    assert heat.dtype == np.uint8 and heat.shape == (600, 800)
+    x, y, w, h = WALDO
+    centre = (y + h // 2, x + w // 2)
+    assert np.unravel_index(heat.argmax(), heat.shape) == centre and heat[centre] >= 250
+
+
+def test_heatmap_overlays_the_scene_with_zeros_where_no_window_fits(invoke, tmp_path):
+    """Window (y, x) puts its score at (y + h//2, x + w//2), as correlate's anchor; the margin
+    where no window fits (h//2 rows on top, the rest below; likewise columns) is 0."""
+    from cvtool.matching import zncc
+
+    out = tmp_path / "heat.npy"
+    assert invoke("find-waldo", SCENE, "-t", TEMPLATE, "--heatmap", out).exit_code == 0
+    heat = np.load(out)
+    scores = zncc(io.read_image(SCENE), io.read_image(TEMPLATE))
+    h, w = 56, 28
+    assert heat.shape == (600, 800)
+    np.testing.assert_allclose(heat[h // 2:h // 2 + 600 - h + 1, w // 2:w // 2 + 800 - w + 1],
+                               scores, atol=1e-6)
+    mask = np.ones(heat.shape, bool)
+    mask[h // 2:h // 2 + 600 - h + 1, w // 2:w // 2 + 800 - w + 1] = False
+    assert not heat[mask].any()
 
 
 def test_heatmap_npy_keeps_raw_scores(invoke, tmp_path):
@@ -190,7 +209,7 @@ def test_heatmap_npy_keeps_raw_scores(invoke, tmp_path):
     assert invoke("find-waldo", SCENE, "-t", TEMPLATE, "--heatmap", out).exit_code == 0
     scores = np.load(out)
     assert scores.dtype == np.float32 and scores.min() >= -1 and scores.max() <= 1
-    assert scores[268, 410] == pytest.approx(scores.max())
+    assert scores[268 + 56 // 2, 410 + 28 // 2] == pytest.approx(scores.max())
 
 
 # --- mistakes -------------------------------------------------------------------------------
@@ -206,7 +225,6 @@ def test_heatmap_npy_keeps_raw_scores(invoke, tmp_path):
     (["-o", "out.xyz"], "out.xyz"),
     (["-o", SCENE], "refusing to overwrite"),
     (["--heatmap", TEMPLATE], "refusing to overwrite"),
-    (["--json", "-o", "-"], "--json"),
 ])
 def test_usage_errors_exit_two_with_one_line(invoke, args, needle):
     """Bad option values are one `error:` line naming the option, exit 2, no traceback."""

@@ -3,7 +3,7 @@
 Hypothesis throws generated kernel texts (from the grammar, with mistakes, and raw junk),
 option values and tiny images (1×1 to 6×6; gray, colour, colour+alpha; 8-bit, 16-bit, float)
 at ``correlate``, ``convolve`` and ``filter`` through Typer's ``CliRunner`` and checks the
-contract of CLI.md "Everywhere": exit code 0, 1 or 2; never a traceback; an ``error:`` line
+contract of docs/cli.md "Everywhere": exit code 0, 1 or 2; never a traceback; an ``error:`` line
 whenever the code is not 0; nothing left behind on failure; and on success an output of the
 documented size. ``scripts/fuzz_campaign.py`` runs the same property far longer, outside CI.
 """
@@ -25,7 +25,8 @@ from typer.testing import CliRunner
 
 from cvtool import io
 from cvtool.cli.app import app
-from cvtool.filtering.kernels import named_kernel, parse_kernel
+from cvtool.cli.grammar import parse_kernel
+from cvtool.filtering.kernels import named_kernel
 
 # ---------------------------------------------------------------------------------------------
 # Strategies
@@ -183,7 +184,7 @@ def _option_value(options: list[str], name: str, default: str) -> str:
 
 
 def _expected_shape(call: Call, image: np.ndarray, suffix: str) -> tuple[int, ...]:
-    """Output size by CLI.md: --shape, then ceil(n / stride); --gray makes colour one channel
+    """Output size by docs/cli.md: --shape, then ceil(n / stride); --gray makes colour one channel
     and keeps alpha (gray + alpha, which image formats other than .npy store as RGBA)."""
     if call.kernel_text is not None:
         kh, kw = parse_kernel(call.kernel_text).shape
@@ -283,12 +284,10 @@ def test_cli_never_crashes_and_leaves_nothing_behind(call):
 
 def test_the_property_catches_a_traceback(monkeypatch):
     """The checker is not vacuous: an exception escaping the CLI is reported as a failure."""
-    import cvtool.cli.correlate as correlate_module
-
     def explode(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(correlate_module, "parse_kernel", explode)
+    monkeypatch.setattr("cvtool.cli.grammar.parse_kernel", explode)
     call = Call("correlate", ["--kernel=1"], kernel_text="1",
                 images=[Image(np.zeros((2, 2), np.uint8), ".png")])
     with pytest.raises(AssertionError, match="RuntimeError"):

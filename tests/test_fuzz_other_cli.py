@@ -4,7 +4,7 @@ The companion of ``test_fuzz_cli.py`` (the kernel commands). Hypothesis throws t
 (1×1 to 8×8; gray, colour, colour+alpha; 8-bit, 16-bit, float; .npy and .png), option values
 from the documented grammar with deliberate mistakes, number lists, stats files and output
 paths at ``find-waldo``, ``entropy`` and ``normalize`` through Typer's ``CliRunner``, and checks
-the contract of CLI.md "Everywhere" for every run: exit code 0, 1 or 2; never a traceback; an
+the contract of docs/cli.md "Everywhere" for every run: exit code 0, 1 or 2; never a traceback; an
 ``error:`` line whenever the code is not 0 (or Click's usage block for its own parse errors;
 or, for find-waldo, "not found" on stdout); stderr holds cvtool's lines only; stdout is
 results only (strict JSON with ``--json``); no temporary file left behind; the inputs are

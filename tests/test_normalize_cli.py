@@ -142,7 +142,7 @@ def test_usage_errors_before_any_work(invoke, batch, tmp_path, args, fragment):
 
 def test_gamma_list_must_match_the_channels(invoke, tmp_path):
     """Three γ values for gray images: known only once the images are read, so a data error
-    (exit 1, as CLI.md sorts failures) that says what to give."""
+    (exit 1, as docs/cli.md sorts failures) that says what to give."""
     gray = tmp_path / "g.png"
     io.write_image(gray, np.arange(16, dtype=np.uint8).reshape(4, 4))
     result = invoke("normalize", str(gray), "-o", str(tmp_path / "out"), "--gamma", "1 2 3")

@@ -25,7 +25,9 @@ import typer.main
 import cvtool
 from cvtool.cli import selftest_checks as selftest
 from cvtool.cli.app import app
-from cvtool.cli.selftest import run_cli
+from cvtool.cli.selftest import cli_runner
+
+run_cli = cli_runner(app)
 
 CVTOOL = shutil.which("cvtool", path=str(Path(sys.executable).parent)) or "cvtool"
 
@@ -139,7 +141,7 @@ def test_a_crashing_subcommand_is_a_failed_run_not_a_crash(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("engine broke")
 
-    monkeypatch.setattr("cvtool.cli.entropy.entropy", broken)
+    monkeypatch.setattr("cvtool.measures.entropy.entropy", broken)
     result = run_cli(["entropy", "--probs", "0.5 0.5"])
     assert (result.exit_code, result.stdout) == (1, "")
     assert "internal error: RuntimeError: engine broke" in result.stderr
@@ -157,19 +159,19 @@ def _wrap(target: str, change):
 
 
 def _correlate_is_convolve(monkeypatch):
-    from cvtool.cli import correlate
+    from cvtool.pipelines import filter_image
 
-    monkeypatch.setitem(correlate.OPERATIONS, "correlate", correlate.OPERATIONS["convolve"])
+    monkeypatch.setitem(filter_image.OPERATIONS, "correlate", filter_image.OPERATIONS["convolve"])
 
 
 def _convolve_is_correlate(monkeypatch):
-    from cvtool.cli import correlate
+    from cvtool.pipelines import filter_image
 
-    monkeypatch.setitem(correlate.OPERATIONS, "convolve", correlate.OPERATIONS["correlate"])
+    monkeypatch.setitem(filter_image.OPERATIONS, "convolve", filter_image.OPERATIONS["correlate"])
 
 
 def _clip_wraps_around(monkeypatch):
-    monkeypatch.setattr("cvtool.io.to_pixel_type", lambda values, mode, dtype: (
+    monkeypatch.setattr("cvtool.pipelines.filter_image.to_pixel_type", lambda values, mode, dtype: (
         np.rint(np.abs(values) if mode == "abs" else values).astype(np.int64) % 256
     ).astype(dtype))
 
@@ -177,17 +179,17 @@ def _clip_wraps_around(monkeypatch):
 def _mirror_is_symmetric(monkeypatch):
     from cvtool.imaging.padding import canonical_padding
 
-    monkeypatch.setattr("cvtool.cli.correlate.canonical_padding", lambda name: canonical_padding(
-        "symmetric" if name == "mirror" else name))
+    monkeypatch.setattr("cvtool.pipelines.filter_image.canonical_padding",
+                        lambda name: canonical_padding("symmetric" if name == "mirror" else name))
 
 
 def _sobel_x_upside_down(monkeypatch):
-    monkeypatch.setattr(*_wrap("cvtool.cli.filter.named_kernel",
+    monkeypatch.setattr(*_wrap("cvtool.filtering.kernels.named_kernel",
                                lambda k, name, **kw: -k if name == "sobel-x" else k))
 
 
 def _box_off_by_one(monkeypatch):
-    monkeypatch.setattr(*_wrap("cvtool.cli.filter.named_kernel",
+    monkeypatch.setattr(*_wrap("cvtool.filtering.kernels.named_kernel",
                                lambda k, name, **kw: k * 10 / 9 if name == "box" else k))
 
 
@@ -196,22 +198,22 @@ def _waldo_one_column_right(monkeypatch):
         return dataclasses.replace(result, matches=[dataclasses.replace(m, x=m.x + 1)
                                                     for m in result.matches])
 
-    monkeypatch.setattr(*_wrap("cvtool.cli.find_waldo.search", shifted))
+    monkeypatch.setattr(*_wrap("cvtool.matching.search", shifted))
 
 
 def _waldo_ignores_the_threshold(monkeypatch):
-    monkeypatch.setattr(*_wrap("cvtool.cli.find_waldo.search", lambda result, *a, **kw:
+    monkeypatch.setattr(*_wrap("cvtool.matching.search", lambda result, *a, **kw:
                                dataclasses.replace(result, matches=[result.best])))
 
 
 def _image_entropy_halved(monkeypatch):
-    monkeypatch.setattr(*_wrap("cvtool.cli.entropy.image_entropy", lambda h, *a, **kw: h / 2))
+    monkeypatch.setattr(*_wrap("cvtool.measures.entropy.image_entropy", lambda h, *a, **kw: h / 2))
 
 
 def _base_ignored(monkeypatch):
     from cvtool.measures.entropy import entropy
 
-    monkeypatch.setattr("cvtool.cli.entropy.entropy", lambda p, base=2: entropy(p, 2))
+    monkeypatch.setattr("cvtool.measures.entropy.entropy", lambda p, base=2: entropy(p, 2))
 
 
 def _naive_softmax(monkeypatch):
@@ -220,7 +222,7 @@ def _naive_softmax(monkeypatch):
             e = np.exp(np.asarray(z, float))
             return e / e.sum()
 
-    monkeypatch.setattr("cvtool.cli.entropy.softmax", softmax)
+    monkeypatch.setattr("cvtool.measures.entropy.softmax", softmax)
 
 
 def _sample_variance(monkeypatch):
@@ -230,6 +232,7 @@ def _sample_variance(monkeypatch):
 
 
 def _no_pixel_limit(monkeypatch):
+    monkeypatch.setattr("cvtool.io.max_pixels", lambda: 10**12)
     monkeypatch.setattr("cvtool.io.limits.max_pixels", lambda: 10**12)
 
 

@@ -1,10 +1,23 @@
-"""The ``cvtool`` command: one Typer app; each subcommand lives in its own module."""
+"""The ``cvtool`` command: one Typer app; each subcommand lives in its own module.
+
+Nothing imports this module but the entry points (``cvtool``, ``python -m cvtool``) and tests.
+Start-up is kept to the interpreter, Typer and Click: the command modules import NumPy,
+OpenCV and their core only inside the command that runs, so ``--help``, ``--version`` and
+shell completion never load them.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
+
+try:  # Typer >= 0.26 carries its own copy of Click; its parse errors are that copy's classes.
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - older Typer runs on Click itself
+    from click import exceptions as click_errors
 
 from cvtool import __version__
 from cvtool.cli import correlate as correlate_cmd
@@ -13,21 +26,93 @@ from cvtool.cli import filter as filter_cmd
 from cvtool.cli import find_waldo as find_waldo_cmd
 from cvtool.cli import normalize as normalize_cmd
 from cvtool.cli import selftest as selftest_cmd
-from cvtool.cli.common import install_signal_handlers
+from cvtool.cli.grammar import suggest
+from cvtool.cli.reporting import install_signal_handlers
+from cvtool.errors import ExitStatus
+
+__all__ = ["app", "main"]
+
+
+def _flags(param: Any) -> str:
+    return "/".join(param.opts) if param is not None and param.opts else ""
+
+
+def click_error_lines(exc: click_errors.ClickException) -> list[str]:
+    """Click's parse error as cvtool's: ``error: ...`` (with a "did you mean"), one hint line.
+
+    Examples
+    --------
+    >>> click_error_lines(click_errors.UsageError("No such command 'x'."))
+    ["error: no such command 'x'"]
+    """
+    ctx = getattr(exc, "ctx", None)
+    message = exc.format_message().strip()
+    if isinstance(exc, click_errors.NoSuchOption):
+        # Compared without dashes: "--" in common would make "--bogus" look like "--jobs".
+        names = [o[2:] for p in ctx.command.params for o in p.opts
+                 if o.startswith("--")] if ctx else []
+        close = suggest(exc.option_name.lstrip("-"), names) if names else None
+        message = f"no such option {exc.option_name}"
+        if close:
+            message += f"; did you mean --{close}?"
+    elif isinstance(exc, click_errors.MissingParameter):
+        kind = exc.param.param_type_name if exc.param else "parameter"
+        name = _flags(exc.param) if kind == "option" else (
+            exc.param.human_readable_name if exc.param else "")
+        message = f"missing {kind} {name}".rstrip()
+    elif isinstance(exc, click_errors.BadParameter) and exc.param is not None:
+        message = f"invalid value for {_flags(exc.param) or exc.param.human_readable_name}: " \
+                  f"{exc.message}"
+    elif message.startswith("No such command") and ctx is not None:
+        word = message.split("'")[1] if "'" in message else ""
+        close = suggest(word, ctx.command.list_commands(ctx)) if word else None
+        message = f"no such command '{word}'" + (f"; did you mean '{close}'?" if close else "")
+    else:
+        message = message[:1].lower() + message[1:]
+    message = " ".join(message.rstrip(".").split())
+    lines = [f"error: {message}"]
+    if ctx is not None:
+        lines.append(f"try '{ctx.command_path} --help'")
+    return lines
+
+
+class CvtoolGroup(TyperGroup):
+    """The root command: Click's parse errors become cvtool's one ``error:`` line, exit 2."""
+
+    def main(self, args: Any = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click_errors.NoArgsIsHelpError as exc:
+            exc.show()  # `cvtool` alone: the help itself, as Click prints it
+            sys.exit(exc.exit_code)
+        except click_errors.ClickException as exc:
+            sys.stderr.write("\n".join(click_error_lines(exc)) + "\n")
+            usage = isinstance(exc, click_errors.UsageError)
+            sys.exit(ExitStatus.USAGE if usage else exc.exit_code)
+        except typer.Abort:
+            sys.stderr.write("interrupted\n")
+            sys.exit(ExitStatus.SIGINT)
+        sys.exit(code if isinstance(code, int) else ExitStatus.OK)
+
 
 app = typer.Typer(
     name="cvtool",
-    add_completion=False,
+    cls=CvtoolGroup,
     no_args_is_help=True,
-    # Plain Click messages for parse errors (unknown option, missing argument): scripts and
-    # users read one familiar "Usage/Error" block, not a rich panel.
+    # Plain text for help and errors: scripts and users read one familiar format, and Rich
+    # stays off start-up.
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="Exit codes: 0 success, 1 a run-time failure (or no match for find-waldo), 2 a usage "
            "error, 130/143 interrupted. Images larger than CVTOOL_MAX_PIXELS pixels (default "
            "268435456) are refused from their header; set the variable to raise the limit. "
-           "NO_COLOR is respected.",
+           "NO_COLOR is respected. Shell completion: cvtool --install-completion. Reference: "
+           "docs/cli.md.",
 )
 
 
@@ -64,6 +149,6 @@ app.command("selftest")(selftest_cmd.selftest)
 
 
 def main() -> None:
-    """Entry point of the ``cvtool`` console script."""
+    """Entry point of the ``cvtool`` console script (and ``python -m cvtool``)."""
     install_signal_handlers()
-    app()
+    app(prog_name="cvtool")

@@ -1,11 +1,11 @@
 """``cvtool entropy``: image entropy, local entropy maps, and entropy of distributions and logits.
 
-Four forms share one command (see CLI.md): images (``IMAGE...``), a local entropy map
+Four forms share one command (see docs/cli.md): images (``IMAGE...``), a local entropy map
 (``IMAGE --window N -o MAP``), a distribution (``--probs P [--target T]``) and logits
 (``--logits Z [--target T | --label I]``). Which form is meant, and every option's value,
 is checked before any file is read.
 
-Choices where CLI.md is silent:
+Choices made here (documented in docs/cli.md):
 
 - ``--base`` takes exactly 2, e or 10 (units bits, nats, hartleys, printed with every number);
   in JSON ``base`` is the number (2, 2.718281828459045, 10) beside ``unit``.
@@ -26,43 +26,32 @@ import math
 from dataclasses import dataclass
 from typing import Annotated
 
-import numpy as np
 import typer
 
-from cvtool import io
-from cvtool.cli.common import (
+from cvtool.cli.options import (
+    Base as BaseOption,
+)
+from cvtool.cli.options import (
+    Inputs,
     Jobs,
     Json,
-    Outcome,
+    Label,
+    Logits,
+    PerChannel,
+    Probs,
     Quiet,
-    expand_inputs,
-    is_batch,
-    parse_number_list,
-    plan_outputs,
-    progress_bar,
-    reporting_errors,
-    run_batch,
-    stderr_is_terminal,
+    Target,
+    Window,
+    output_option,
 )
+from cvtool.cli.reporting import reporting_errors
 from cvtool.errors import UsageError
-from cvtool.measures.entropy import (
-    UNITS,
-    base_value,
-    channel_entropies,
-    check_distribution,
-    check_logits,
-    check_window,
-    cross_entropy,
-    cross_entropy_logits,
-    entropy,
-    image_entropy,
-    kl_divergence,
-    kl_divergence_logits,
-    levels_of,
-    local_entropy,
-    max_local_entropy,
-    softmax,
-)
+
+__all__ = ["entropy_command"]
+
+MapOutput = Annotated[str | None, output_option(
+    "MAP", "Where --window writes the map: .npy/.tif raw bits, else 8-bit scaled; - writes a "
+           "PNG to stdout (results then go to stderr).")]
 
 #: JSON has no infinity; an infinite cross-entropy or KL is written as null, with this note.
 INFINITE_NOTE = ("infinite: --probs gives probability 0 to an outcome --target allows, "
@@ -79,6 +68,8 @@ class Base:
 
     @classmethod
     def parse(cls, text: str | None) -> Base:
+        from cvtool.measures.entropy import UNITS, base_value
+
         name = "2" if text is None else text.strip().lower()
         value = base_value(name)          # refuses anything but 2, e, 10
         return cls(name, value, UNITS[name])
@@ -108,6 +99,9 @@ def _emit(record: dict, lines: list[str], json_mode: bool) -> None:
 
 
 def _probs_form(probs: str, target: str | None, base: Base, json_mode: bool) -> None:
+    from cvtool.cli.grammar import parse_number_list
+    from cvtool.measures.entropy import check_distribution, cross_entropy, entropy, kl_divergence
+
     p = check_distribution(parse_number_list(probs, "--probs"), "--probs")
     record: dict = {"probs": p.tolist(), "base": base.json_value(), "unit": base.unit,
                     "entropy": entropy(p, base.value)}
@@ -130,6 +124,16 @@ def _probs_form(probs: str, target: str | None, base: Base, json_mode: bool) -> 
 
 def _logits_form(logits: str, target: str | None, label: int | None, base: Base,
                  json_mode: bool) -> None:
+    from cvtool.cli.grammar import parse_number_list
+    from cvtool.measures.entropy import (
+        check_distribution,
+        check_logits,
+        cross_entropy_logits,
+        entropy,
+        kl_divergence_logits,
+        softmax,
+    )
+
     z = check_logits(parse_number_list(logits, "--logits"))
     sm = softmax(z)
     record: dict = {"logits": z.tolist(), "base": base.json_value(), "unit": base.unit,
@@ -165,6 +169,12 @@ def _logits_form(logits: str, target: str | None, label: int | None, base: Base,
 
 def _image_batch(inputs: list[str], base: Base, per_channel: bool, jobs: int, quiet: bool,
                  json_mode: bool) -> int:
+    from cvtool import io
+    from cvtool.cli.batch import run_batch
+    from cvtool.cli.paths import expand_inputs
+    from cvtool.measures.entropy import channel_entropies, image_entropy
+    from cvtool.pipelines.batch import Outcome
+
     paths = expand_inputs(inputs)
 
     def work(index: int, path: str) -> Outcome:
@@ -186,6 +196,15 @@ def _image_batch(inputs: list[str], base: Base, per_channel: bool, jobs: int, qu
 
 def _map_batch(inputs: list[str], window: int, output: str, jobs: int, quiet: bool,
                json_mode: bool) -> int:
+    import numpy as np
+
+    from cvtool import io
+    from cvtool.cli.batch import run_batch
+    from cvtool.cli.console import stderr_is_terminal
+    from cvtool.cli.paths import STDIO, expand_inputs, is_batch, plan_outputs
+    from cvtool.measures.entropy import levels_of, local_entropy, max_local_entropy
+    from cvtool.pipelines.batch import Outcome
+
     paths = expand_inputs(inputs)
     targets = plan_outputs(paths, output, batch=is_batch(inputs))
     # A bar for one big image; run_batch shows its own across several.
@@ -197,7 +216,7 @@ def _map_batch(inputs: list[str], window: int, output: str, jobs: int, quiet: bo
                                                                                       window)
         target = targets[index]
         top = max_local_entropy(window, levels_of(image.dtype))
-        if io.suffix_of(target) in io.FLOAT_SUFFIXES:
+        if io.keeps_floats(target):
             pixels, scale = emap, "raw bits"
         else:
             # 255 is the largest value this window and pixel type allow, not this map's max,
@@ -212,10 +231,14 @@ def _map_batch(inputs: list[str], window: int, output: str, jobs: int, quiet: bo
                   "mean": float(emap.mean()), "max_possible": top, "scale": scale}
         return Outcome(json.dumps(record))
 
-    return run_batch(paths, work, jobs=jobs, quiet=quiet, json_mode=json_mode)
+    return run_batch(paths, work, jobs=jobs, quiet=quiet, json_mode=json_mode,
+                     image_to_stdout=output == STDIO)
 
 
-def _local_entropy_with_bar(image: np.ndarray, window: int) -> np.ndarray:
+def _local_entropy_with_bar(image, window: int):
+    from cvtool.cli.console import progress_bar
+    from cvtool.measures.entropy import local_entropy
+
     bar = progress_bar(counted=False)
     with bar:
         task = bar.add_task("local entropy", total=1.0)
@@ -258,6 +281,8 @@ def _check_form(inputs: list[str] | None, probs: str | None, logits: str | None,
         if output is not None:
             raise UsageError("-o writes a local entropy map; give --window N as well")
         return "images"
+    from cvtool.measures.entropy import check_window
+
     check_window(window)
     if output is None:
         raise UsageError("--window needs -o MAP (the file the map is written to)")
@@ -265,38 +290,13 @@ def _check_form(inputs: list[str] | None, probs: str | None, logits: str | None,
         raise UsageError("--per-channel applies to whole-image entropy, not to --window maps")
     if base.name != "2":
         raise UsageError("--window maps are in bits; --base applies to whole-image entropy")
-    if json_mode and output == io.STDIO:
-        raise UsageError("--json and -o - would both write to stdout; write the map to a file")
     return "map"
 
 
 def entropy_command(
-    inputs: Annotated[list[str] | None, typer.Argument(
-        metavar="IMAGE...", show_default=False,
-        help="Image files, shell globs or directories; - is stdin.")] = None,
-    base: Annotated[str | None, typer.Option(
-        "--base", metavar="2|e|10",
-        help="Logarithm base: 2 (bits, the default), e (nats) or 10 (hartleys).")] = None,
-    per_channel: Annotated[bool, typer.Option(
-        "--per-channel", help="Entropy of R, G and B each, instead of the luminance.")] = False,
-    window: Annotated[int | None, typer.Option(
-        "--window", metavar="N", help="Local entropy map over N×N windows (N odd, >= 3).",
-        show_default=False)] = None,
-    output: Annotated[str | None, typer.Option(
-        "-o", "--output", metavar="MAP",
-        help="Where --window writes the map: .npy/.tif raw bits, else 8-bit scaled.")] = None,
-    probs: Annotated[str | None, typer.Option(
-        "--probs", metavar="P", help='A distribution, e.g. "0.125 0.875" or "0.125,0.875".')
-    ] = None,
-    target: Annotated[str | None, typer.Option(
-        "--target", metavar="T",
-        help="The true distribution, for cross-entropy and KL divergence.")] = None,
-    logits: Annotated[str | None, typer.Option(
-        "--logits", metavar="Z", help="Unnormalised scores; their softmax is computed stably.")
-    ] = None,
-    label: Annotated[int | None, typer.Option(
-        "--label", metavar="I", help="The true class of --logits, a 0-based index.",
-        show_default=False)] = None,
+    inputs: Inputs = None, base: BaseOption = None, per_channel: PerChannel = False,
+    window: Window = None, output: MapOutput = None, probs: Probs = None,
+    target: Target = None, logits: Logits = None, label: Label = None,
     jobs: Jobs = 1, quiet: Quiet = False, json_mode: Json = False,
 ) -> None:
     """Shannon entropy of images, local entropy maps, and entropy/cross-entropy of distributions.
@@ -333,4 +333,4 @@ def entropy_command(
             code = _image_batch(inputs, parsed_base, per_channel, jobs, quiet, json_mode)
         else:
             code = _map_batch(inputs, window, output, jobs, quiet, json_mode)
-    raise typer.Exit(code)
+    raise typer.Exit(int(code))

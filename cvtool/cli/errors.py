@@ -6,6 +6,8 @@ the command line reads the flag (``--top-k must be >= 1``). Only this table know
 
 from __future__ import annotations
 
+import re
+
 from cvtool.errors import CvToolError
 
 #: Keyword argument of the core -> the flag that sets it on the command line.
@@ -35,6 +37,10 @@ PARAMETER_FLAGS: dict[str, str] = {
     "name": "--name",
     "chunk": "--chunk",
     "format": "--format",
+    "stats": "--stats",
+    "save_stats": "--save-stats",
+    "workers": "--jobs",
+    "jobs": "--jobs",
 }
 
 
@@ -48,12 +54,13 @@ def cli_message(exc: CvToolError) -> str:
     '--top-k must be >= 1, got 0'
     >>> cli_message(UsageError("kernel is empty", parameter="kernel"))
     'kernel is empty'
+    >>> cli_message(UsageError("format png: pass `out_range` clip", parameter="format"))
+    '--format png: pass --out-range clip'
     """
     message = str(exc)
     parameter = getattr(exc, "parameter", None)
     flag = PARAMETER_FLAGS.get(parameter or "")
-    if flag is None:
-        return message
-    if message.startswith(parameter):
-        return flag + message[len(parameter):]
-    return message.replace(f"`{parameter}`", flag)
+    if flag is not None and message.startswith(parameter):
+        message = flag + message[len(parameter):]
+    # Other parameters a message names are written `name`: each becomes its flag too.
+    return re.sub(r"`(\w+)`", lambda m: PARAMETER_FLAGS.get(m.group(1), m.group(0)), message)

@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import numpy as np
 import typer
 
-from cvtool.cli.common import Gray, Jobs, Json, Quiet, reporting_errors
-from cvtool.cli.correlate import (
+from cvtool.cli.options import (
+    DEFAULT_PADDING,
+    Format,
+    Gray,
+    Inputs,
+    Jobs,
+    Json,
+    KernelName,
+    ListKernels,
+    Output,
     OutRange,
     Padding,
     PadValue,
+    Quiet,
     Shape,
+    Sigma,
+    Size,
     Stride,
-    parse_settings,
-    run_filter_batch,
 )
+from cvtool.cli.reporting import reporting_errors
 from cvtool.errors import UsageError
-from cvtool.filtering.kernels import KERNEL_ALIASES, KERNEL_NAMES, named_kernel
+
+__all__ = ["filter_images", "print_kernel_table"]
 
 _NOTES = {
     "identity": "copies the image",
@@ -36,7 +44,7 @@ _NOTES = {
 }
 
 
-def _format_matrix(kernel: np.ndarray) -> str:
+def _format_matrix(kernel) -> str:
     cells = [[f"{v:g}" if float(v).is_integer() else f"{v:.4f}".lstrip("0") for v in row]
              for row in kernel]
     width = max(len(c) for row in cells for c in row)
@@ -47,6 +55,8 @@ def print_kernel_table() -> None:
     """Print every named kernel's matrix (defaults for box and gaussian) as a table on stdout."""
     from rich.console import Console  # only --list draws a table: keep rich off start-up
     from rich.table import Table
+
+    from cvtool.filtering.kernels import KERNEL_ALIASES, KERNEL_NAMES, named_kernel
 
     table = Table(title="cvtool filter -n NAME", show_lines=True)
     table.add_column("name", style="bold")
@@ -60,44 +70,39 @@ def print_kernel_table() -> None:
 
 
 def filter_images(
-    inputs: Annotated[list[str] | None, typer.Argument(
-        metavar="INPUT...", show_default=False,
-        help="Image files, shell globs or directories; - is stdin.")] = None,
-    name: Annotated[str | None, typer.Option(
-        "-n", "--name", metavar="NAME", help="Kernel name; see --list.")] = None,
-    size: Annotated[int | None, typer.Option("--size", help="Size of box/gaussian.")] = None,
-    sigma: Annotated[float | None, typer.Option("--sigma", help="Sigma of gaussian.")] = None,
-    output: Annotated[str | None, typer.Option(
-        "-o", "--output", metavar="OUT",
-        help="Output file for one input, or a directory for several; - is PNG on stdout.")] = None,
-    padding: Padding = "zero", pad_value: PadValue = "0", stride: Stride = "1",
-    shape: Shape = "same", out_range: OutRange = "auto", gray: Gray = False,
-    jobs: Jobs = 1, quiet: Quiet = False, json_mode: Json = False,
-    list_kernels: Annotated[bool, typer.Option(
-        "--list", help="Print every named kernel and exit.")] = False,
+    inputs: Inputs = None, name: KernelName = None, size: Size = None, sigma: Sigma = None,
+    output: Output = None, padding: Padding = DEFAULT_PADDING, pad_value: PadValue = "0",
+    stride: Stride = "1", shape: Shape = "same", out_range: OutRange = "auto",
+    gray: Gray = False, fmt: Format = None, jobs: Jobs = 1, quiet: Quiet = False,
+    json_mode: Json = False, list_kernels: ListKernels = False,
 ) -> None:
     """Filter images with a named kernel (box, gaussian, sharpen, sobel-x, ...).
 
     \b
     Examples:
         cvtool filter photo.png -n gaussian --sigma 2 -o blurred.png
-        cvtool filter photos/ -n sobel-x --gray -p clamp -o edges/ -j 2
+        cvtool filter photos/ -n sobel-x --gray -o edges/ --format npy -j 2
         cvtool filter --list
     """
     with reporting_errors():
         if list_kernels:
             print_kernel_table()
             raise typer.Exit(0)
+        from cvtool.cli.filter_run import make_settings, run_filter_batch
+        from cvtool.cli.grammar import suggesting
+        from cvtool.filtering.kernels import KERNEL_ALIASES, KERNEL_NAMES, named_kernel
+
         if name is None:
             raise UsageError("filter needs -n/--name NAME (see cvtool filter --list)")
-        kernel = named_kernel(name, size=size, sigma=sigma)
+        with suggesting(name, (*KERNEL_NAMES, *KERNEL_ALIASES)):
+            kernel = named_kernel(name, size=size, sigma=sigma)
         if not inputs:
             raise UsageError("filter needs at least one INPUT")
         if output is None:
             raise UsageError("filter needs -o/--output OUT")
-        settings = parse_settings("correlate", kernel, padding=padding, pad_value=pad_value,
-                                  stride=stride, shape=shape, out_range=out_range, gray=gray,
-                                  output=output)
+        settings = make_settings("correlate", kernel, padding=padding, pad_value=pad_value,
+                                 stride=stride, shape=shape, out_range=out_range, gray=gray,
+                                 output=output)
         code = run_filter_batch(inputs, output, settings, jobs=jobs, quiet=quiet,
-                                json_mode=json_mode)
-    raise typer.Exit(code)
+                                json_mode=json_mode, fmt=fmt)
+    raise typer.Exit(int(code))

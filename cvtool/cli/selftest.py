@@ -1,8 +1,10 @@
 """``cvtool selftest``: a fast check for CI smoke tests (checks in cvtool.cli.selftest_checks).
 
-The checks run every subcommand through :func:`run_cli`: the real ``cvtool`` command (option
-parsing, batches, JSON, file output), in this process so that it is fast and does not depend
-on ``PATH``, with its stdout and stderr captured so that only the ok/FAIL lines are printed.
+The checks run every subcommand through a runner made by :func:`cli_runner`: the real
+``cvtool`` command (option parsing, batches, JSON, file output), in this process so that it is
+fast and does not depend on ``PATH``, with its stdout and stderr captured so that only the
+ok/FAIL lines are printed. The runner receives the command it runs (the command ``selftest``
+itself belongs to, found through Click's context), so this module never imports the app.
 """
 
 from __future__ import annotations
@@ -11,22 +13,16 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from functools import lru_cache
 from io import BytesIO, TextIOWrapper
+from typing import Any
 
 import typer
-import typer.main
 
-from cvtool.cli.common import EXIT_SIGINT, EXIT_SIGTERM, Json, print_error, reporting_errors
-from cvtool.cli.selftest_checks import CliResult, run_selftest
+from cvtool.cli.options import Json
+from cvtool.cli.reporting import reporting_errors
+from cvtool.errors import ExitStatus
 
-
-@lru_cache(maxsize=1)
-def _command() -> Callable[..., object]:
-    """The Click command behind ``cvtool``, built once (building it costs ~20 ms)."""
-    from cvtool.cli.app import app  # here: app.py imports this module
-
-    return typer.main.get_command(app).main
+__all__ = ["cli_runner", "selftest"]
 
 
 @contextmanager
@@ -47,38 +43,50 @@ def _captured() -> Iterator[tuple[BytesIO, BytesIO]]:
             stream.detach()  # else closing the wrapper (when collected) closes out and err
 
 
-def run_cli(args: Sequence[str]) -> CliResult:
-    """Run ``cvtool ARGS`` in this process as the ``cvtool`` command would; capture its output.
+def cli_runner(command: Any) -> Callable[[Sequence[str]], Any]:
+    """A function that runs ``cvtool ARGS`` through ``command`` in this process, output captured.
 
-    Returns the exit code, stdout and stderr; nothing reaches this process's own streams. An
-    exception that escapes the command (a bug: user errors are ``error:`` lines) becomes exit
-    1 and a line on stderr. A sub-run interrupted by Ctrl-C/SIGTERM interrupts the caller too.
+    ``command`` is the Click command behind ``cvtool`` (or the Typer app, converted once). The
+    runner returns the exit code, stdout and stderr; nothing reaches this process's own
+    streams. An exception that escapes the command (a bug: user errors are ``error:`` lines)
+    becomes exit 1 and a line on stderr. A sub-run interrupted by Ctrl-C/SIGTERM interrupts the
+    caller too.
 
     Examples
     --------
-    >>> result = run_cli(["entropy", "--probs", "0.5 0.5"])
+    >>> from cvtool.cli.app import app
+    >>> run = cli_runner(app)
+    >>> result = run(["entropy", "--probs", "0.5 0.5"])
     >>> result.exit_code, result.stdout.split()[:2], result.stderr
     (0, ['entropy:', '1.000000'], '')
-    >>> run_cli(["entropy", "--base", "3", "--probs", "1"]).exit_code
+    >>> run(["entropy", "--base", "3", "--probs", "1"]).exit_code
     2
     """
-    main = _command()
-    with _captured() as (out, err):
-        try:
-            main([str(arg) for arg in args], prog_name="cvtool", standalone_mode=True)
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        except Exception as exc:  # noqa: BLE001 - reported as a failed run, not raised
-            sys.stderr.write(f"internal error: {type(exc).__name__}: {exc}\n")
-            code = 1
-    if code in (EXIT_SIGINT, EXIT_SIGTERM):
-        raise KeyboardInterrupt
-    return CliResult(code, out.getvalue().decode("utf-8", "replace"),
-                     err.getvalue().decode("utf-8", "replace"))
+    from cvtool.cli.selftest_checks import CliResult
+
+    if isinstance(command, typer.Typer):
+        command = typer.main.get_command(command)
+
+    def run(args: Sequence[str]) -> CliResult:
+        with _captured() as (out, err):
+            try:
+                command.main([str(arg) for arg in args], prog_name="cvtool",
+                             standalone_mode=True)
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            except Exception as exc:  # noqa: BLE001 - reported as a failed run, not raised
+                sys.stderr.write(f"internal error: {type(exc).__name__}: {exc}\n")
+                code = 1
+        if code in (ExitStatus.SIGINT, ExitStatus.SIGTERM):
+            raise KeyboardInterrupt
+        return CliResult(code, out.getvalue().decode("utf-8", "replace"),
+                         err.getvalue().decode("utf-8", "replace"))
+
+    return run
 
 
-def selftest(json_mode: Json = False) -> None:
+def selftest(ctx: typer.Context, json_mode: Json = False) -> None:
     """Check this installation: each subcommand on tiny built-in images, every image format.
 
     Runs correlate, convolve, filter, find-waldo, entropy and normalize on tiny images in a
@@ -92,8 +100,11 @@ def selftest(json_mode: Json = False) -> None:
         cvtool selftest
         cvtool selftest --json | python -m json.tool
     """
+    from cvtool.cli.console import print_error
+    from cvtool.cli.selftest_checks import run_selftest
+
     with reporting_errors():
-        report = run_selftest(run_cli)
+        report = run_selftest(cli_runner(ctx.find_root().command))
     if json_mode:
         typer.echo(json.dumps(report.as_dict()))
     else:
@@ -114,5 +125,5 @@ def selftest(json_mode: Json = False) -> None:
     if not report.ok:
         failed = [c.name for c in report.checks if not c.ok]
         print_error(f"selftest: {len(failed)} check(s) failed: {', '.join(failed)}")
-        raise typer.Exit(1)
-    raise typer.Exit(0)
+        raise typer.Exit(int(ExitStatus.FAILURE))
+    raise typer.Exit(int(ExitStatus.OK))

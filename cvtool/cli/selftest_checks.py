@@ -279,14 +279,15 @@ def check_convolve(session: Session) -> None:
                 "-o", session.path("valid.npy"), "--out-range", "raw")
     expect_array("valid.npy (--shape valid)", session.read("valid.npy"), _K10)
     # full: 7×7 with 10 × kernel at rows/columns 2..4; stride 2 keeps rows/columns 0, 2, 4, 6.
+    # With zero padding (the default, mirror, would reflect the impulse into the margin).
     session.run("convolve", impulse, "-k", _KERNEL, "--shape", "full", "--stride", "2",
-                "-o", session.path("full.npy"), "--out-range", "raw")
+                "-p", "zero", "-o", session.path("full.npy"), "--out-range", "raw")
     expected = np.zeros((4, 4))
     expected[1:3, 1:3] = [[10, 30], [70, 90]]
     expect_array("full.npy (--shape full --stride 2)", session.read("full.npy"), expected)
 
 
-#: CLI.md's padding table: the row 1 2 3 4 extended by two pixels each side.
+#: The padding table of docs/cli.md: the row 1 2 3 4 extended by two pixels each side.
 PADDED_ROWS = {
     "zero": [0, 0, 1, 2, 3, 4, 0, 0], "clamp": [1, 1, 1, 2, 3, 4, 4, 4],
     "mirror": [3, 2, 1, 2, 3, 4, 3, 2], "symmetric": [2, 1, 1, 2, 3, 4, 4, 3],
@@ -295,7 +296,7 @@ PADDED_ROWS = {
 
 
 def check_padding(session: Session) -> None:
-    """-p/--padding: each mode extends a row as CLI.md's table shows; `reflect` is refused.
+    """-p/--padding: each mode extends a row as the documented table shows; `reflect` is refused.
 
     With the kernel ``0 0 1 0 0`` and ``--shape full``, a 1×4 row gives its padded self
     from two pixels left of the row to two pixels right of it.
@@ -561,13 +562,14 @@ def run_selftest(cli: Cli, *, formats: bool = True) -> Report:
     """Run every check through ``cli`` (and, with ``formats``, a round trip per image format).
 
     ``cli`` runs ``cvtool ARGS`` and returns a :class:`CliResult`;
-    :func:`cvtool.cli.selftest.run_cli` runs it in-process. The checks' files live in one
-    temporary folder, removed at the end.
+    :func:`cvtool.cli.selftest.cli_runner` makes one that runs it in-process. The checks'
+    files live in one temporary folder, removed at the end.
 
     Examples
     --------
-    >>> from cvtool.cli.selftest import run_cli
-    >>> report = run_selftest(run_cli, formats=False)
+    >>> from cvtool.cli.app import app
+    >>> from cvtool.cli.selftest import cli_runner
+    >>> report = run_selftest(cli_runner(app), formats=False)
     >>> report.ok, [c.name for c in report.checks][:2]
     (True, ['correlate', 'convolve'])
     """
