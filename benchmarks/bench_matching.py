@@ -41,7 +41,8 @@ def run() -> Table:
     import cv2
     from skimage.feature import match_template
 
-    from cvtool.matching import find, parse_scales, zncc
+    from cvtool.cli.grammar import parse_scales
+    from cvtool.matching import find, zncc
 
     table = Table("matching")
 

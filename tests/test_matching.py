@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cvtool.errors import ProcessingError, UsageError
-from cvtool.matching import MAX_SCALES, find, parse_scales, search, zncc
+from cvtool.matching import MAX_SCALES, find, search, zncc
 
 
 def _geometric(low, high, count):
@@ -380,26 +380,3 @@ def test_bad_parameters_are_usage_errors(kwargs, word):
     with pytest.raises(UsageError, match=f"^{word} ") as info:
         find(np.zeros((10, 10)), np.zeros((3, 3)), **kwargs)
     assert info.value.parameter == word
-
-
-# --- --scales parsing (TRANSITIONAL: moves to the CLI's grammar with parse_scales) -------
-
-
-def test_parse_scales_range_is_geometric():
-    """MIN:MAX:N gives N factors with a constant ratio, ends included."""
-    values = parse_scales("0.5:2:7")
-    assert len(values) == 7 and values[0] == 0.5 and values[-1] == pytest.approx(2.0)
-    ratios = np.array(values[1:]) / np.array(values[:-1])
-    np.testing.assert_allclose(ratios, ratios[0])
-
-
-def test_parse_scales_list_with_spaces_or_commas():
-    """A list accepts commas and/or spaces."""
-    assert parse_scales("0.8, 1 1.25") == [0.8, 1.0, 1.25]
-
-
-@pytest.mark.parametrize("text", ["", "0:1:3", "1:2", "a,b", "1:2:0", "1:2:x", "-1", "1:2:1"])
-def test_parse_scales_rejects_malformed_text(text):
-    """Malformed or non-positive scales are usage errors mentioning --scales."""
-    with pytest.raises(UsageError, match="--scales"):
-        parse_scales(text)

@@ -5,13 +5,22 @@
 - :mod:`cvtool.matching.window_sums`: exact sums over every window (the ZNCC denominator);
 - :mod:`cvtool.matching.peaks`: matches picked from score maps, non-maximum suppression;
 - :mod:`cvtool.matching.search`: scales, coarse-to-fine pyramid, ``search`` and ``find``, for
-  any score map given as ``score=`` (ZNCC by default).
+  any score map given as ``score=`` (ZNCC by default);
+- :mod:`cvtool.matching.masked`: ZNCC where only the pixels a mask marks vote;
+- :mod:`cvtool.matching.robust`: finding another drawing of the template's character.
 """
 
 from cvtool.matching.peaks import Match
-from cvtool.matching.scales_text import parse_scales  # TRANSITIONAL: until cli/grammar.py has it
-from cvtool.matching.search import MAX_SCALES, ScoreMap, Scorer, SearchResult, find, search
+from cvtool.matching.search import (
+    MAX_SCALES,
+    ScoreMap,
+    Scorer,
+    SearchResult,
+    check_scales,
+    find,
+    search,
+)
 from cvtool.matching.zncc_map import ZNCC, PreparedTemplate, prepare_template, zncc
 
 __all__ = ["MAX_SCALES", "Match", "PreparedTemplate", "ScoreMap", "Scorer", "SearchResult", "ZNCC",
-           "find", "parse_scales", "prepare_template", "search", "zncc"]
+           "check_scales", "find", "prepare_template", "search", "zncc"]
