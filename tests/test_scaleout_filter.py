@@ -146,6 +146,33 @@ def test_reads_tiled_and_striped_tiff_and_zarr_inputs(tmp_path):
         _close(np.load(tmp_path / "out.npy"), expected)
 
 
+def test_planar_tiff_input_is_read_as_rows_of_pixels(tmp_path):
+    """A TIFF stored plane by plane (C×H×W on disk) is read as H×W×C, R, G, B in order."""
+    import tifffile
+
+    image = np.random.default_rng(12).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    tifffile.imwrite(tmp_path / "planar.tif", np.moveaxis(image, -1, 0), photometric="rgb",
+                     planarconfig="separate", tile=(16, 16))
+    with stores.open_input(tmp_path / "planar.tif") as back:
+        assert back.shape == (40, 50, 3)
+        np.testing.assert_array_equal(back.read(3, 30, 5, 44), image[3:30, 5:44])
+
+
+def test_large_tiff_outputs_are_bigtiff(tmp_path, monkeypatch):
+    """Past the classic TIFF's 4 GB the output is BigTIFF (the limit lowered here so that a
+    small file crosses it); below it, a classic TIFF that every reader opens."""
+    import tifffile
+
+    np.save(tmp_path / "in.npy", np.zeros((300, 300), np.uint8))
+    filter_chunked(tmp_path / "in.npy", tmp_path / "small.tif", [[1.0]], chunk=128)
+    monkeypatch.setattr(stores, "_CLASSIC_TIFF_LIMIT", 10_000)
+    filter_chunked(tmp_path / "in.npy", tmp_path / "big.tif", [[1.0]], chunk=128)
+    with tifffile.TiffFile(tmp_path / "small.tif") as small, \
+            tifffile.TiffFile(tmp_path / "big.tif") as big:
+        assert not small.is_bigtiff and big.is_bigtiff
+        np.testing.assert_array_equal(big.asarray(), small.asarray())
+
+
 @pytest.mark.parametrize("out_range", ["clip", "abs", "rescale"])
 @pytest.mark.parametrize("suffix", [".tif", ".zarr"])
 def test_pixel_mapping_equals_in_memory(tmp_path, out_range, suffix):
