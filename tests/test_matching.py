@@ -330,6 +330,15 @@ def test_scales_that_do_not_fit_are_skipped():
     assert (match.x, match.y, match.scale) == (12, 10, 1.0)
 
 
+def test_sizes_in_messages_are_width_by_height():
+    """A 30-wide, 50-tall template in a 40-wide, 20-tall scene: both sizes as WxH, never HxW."""
+    scene, template = np.zeros((20, 40)), np.zeros((50, 30))
+    with pytest.raises(ProcessingError, match=r"template 30x50 .* scene 40x20"):
+        zncc(scene, template)
+    with pytest.raises(ProcessingError, match=r"template 30x50 .* scene 40x20 .* smallest, 15x25"):
+        find(scene, template, scales=[0.5, 1.0])
+
+
 def test_no_fitting_scale_is_a_processing_error():
     """If no scale fits, the template is larger than the scene: exit-1 kind of error."""
     with pytest.raises(ProcessingError, match="larger than the scene"):

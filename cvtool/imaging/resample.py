@@ -105,7 +105,7 @@ def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         raise UsageError(f"image must be a non-empty 2-D or 3-D array, got shape {image.shape}")
     new_h, new_w = (int(v) for v in size)
     if new_h < 1 or new_w < 1:
-        raise UsageError(f"size must be at least 1x1, got {new_h}x{new_w}")
+        raise UsageError(f"size must be at least 1x1, got {new_w}x{new_h} (width x height)")
     dtype = np.float64 if image.dtype == np.float64 else np.float32
     out = image.astype(dtype, copy=False)
     out = _resample_axis(out, new_h, 0)

@@ -224,9 +224,11 @@ def search(scene: np.ndarray, template: np.ndarray | PreparedTemplate, *,
                if size[0] <= big_h and size[1] <= big_w]
     if not fitting:
         smallest = min(sizes)
+        # Sizes as width x height, the order a person reads them in (as ImageMagick).
         raise ProcessingError(
-            f"template {h}x{w} is larger than the scene {big_h}x{big_w} at every scale "
-            f"searched (the smallest, {smallest[0]}x{smallest[1]}, does not fit)")
+            f"template {w}x{h} is larger than the scene {big_w}x{big_h} at every scale "
+            f"searched (the smallest, {smallest[1]}x{smallest[0]}, does not fit; "
+            f"width x height)")
     for done, (scale, (sh, sw)) in enumerate(fitting, start=1):
         level = (0 if exhaustive or not scorer.pyramid
                  else _coarse_level((sh, sw), (big_h, big_w)))

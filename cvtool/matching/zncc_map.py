@@ -262,7 +262,8 @@ def _score_map(scene: PreparedScene, template: np.ndarray, workers: int | None) 
     h, w, channels = template.shape
     big_h, big_w = values.shape[:2]
     if h > big_h or w > big_w:
-        raise ProcessingError(f"template {h}x{w} is larger than the scene {big_h}x{big_w}")
+        raise ProcessingError(f"template {w}x{h} is larger than the scene {big_w}x{big_h} "
+                              f"(width x height)")
     n = h * w
     out_shape = (big_h - h + 1, big_w - w + 1)
 
