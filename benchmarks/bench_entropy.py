@@ -33,7 +33,7 @@ def run() -> Table:
     from skimage.filters.rank import entropy as rank_entropy
     from skimage.measure import shannon_entropy
 
-    from cvtool.measures.entropy import image_entropy, local_entropy
+    from cvtool.measures.image_entropy import image_entropy, local_entropy
 
     table = Table("entropy")
     footprint = np.ones((WINDOW, WINDOW), dtype=bool)

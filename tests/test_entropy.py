@@ -131,7 +131,7 @@ def test_zero_target_ignores_zero_prediction():
 
 def test_lengths_must_match():
     """target and pred of different lengths are a usage error naming both (pred first)."""
-    with pytest.raises(UsageError, match="^pred has 3 values but target has 2") as info:
+    with pytest.raises(UsageError, match="^pred has 3 values but `target` has 2") as info:
         cross_entropy([0.5, 0.5], [0.2, 0.3, 0.5])
     assert info.value.parameter == "pred"
 

@@ -7,8 +7,9 @@ logarithm shift by the maximum first, so logits of ±1000 neither overflow nor l
 answer; their ``axis`` follows ``scipy.special.softmax`` (an int, a negative int, a tuple, or
 ``None`` for all elements; a 0-d input keeps shape ``()``), with -1 as the default.
 
-Errors name the Python parameter at fault (``target has 3 values but ...``), with
-``parameter=`` set, so that the command line can say which option it was.
+Errors name the Python parameter at fault, first (``pred has 3 values but `target` has 2``),
+with ``parameter=`` set; another parameter a message names is written in backticks. The
+command line turns both into its flags.
 """
 
 from __future__ import annotations
@@ -289,8 +290,9 @@ def _pair(target: Sequence[float] | np.ndarray, other: Sequence[float] | np.ndar
     else:
         q = check_distribution(other, other_name)
     if t.shape != q.shape:
-        raise UsageError(f"{other_name} has {q.size} values but {target_name} has {t.size}; "
-                         "they must be the same length", parameter=other_name)
+        # The other parameter is written `name`: the CLI turns it into its flag too.
+        raise UsageError(f"{other_name} has {q.size} values but `{target_name}` has "
+                         f"{t.size}; they must be the same length", parameter=other_name)
     return b, t, q, t > 0
 
 
@@ -422,7 +424,7 @@ def cross_entropy_logits(logits: Sequence[float] | np.ndarray, *,
     2000.0
     """
     if (target is None) == (label is None):
-        raise UsageError("target and label exclude each other: give exactly one of them",
+        raise UsageError("target and `label` exclude each other: give exactly one of them",
                          parameter="target")
     if target is not None:
         b, t, z, mask = _pair(target, logits, base, "target", "logits")
