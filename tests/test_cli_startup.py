@@ -1,0 +1,106 @@
+"""Start-up and shell completion: what a shell loop or a <TAB> pays, and what it gets.
+
+``--help``, ``--version`` and completion must not import NumPy or OpenCV (a shell loop of one
+cvtool call per file pays the start-up on every call), and a real command imports only its
+own part of the core. Completion is checked by running Typer's generated script in a real bash.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import CVTOOL
+
+BIN = str(Path(CVTOOL).parent)
+
+# Runs the cvtool entry point with ARGS, then prints which heavy modules got imported.
+_PROBE = """
+import sys
+from cvtool.cli.app import main
+sys.argv = ["cvtool", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+sys.stdout.flush()
+names = ("numpy", "cv2", "rich", "cvtool.filtering", "cvtool.matching", "cvtool.measures",
+         "cvtool.io")
+sys.__stderr__.write("LOADED " + " ".join(n for n in names if n in sys.modules) + "\\n")
+"""
+
+
+def _loaded(*args: str, env: dict | None = None, cwd: str | None = None) -> set[str]:
+    done = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, **(env or {})}, cwd=cwd)
+    line = [ln for ln in done.stderr.splitlines() if ln.startswith("LOADED")][-1]
+    return set(line.split()[1:])
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["filter", "--help"],
+                                  ["find-waldo", "--help"], []])
+def test_help_and_version_import_neither_numpy_nor_opencv(args):
+    """The interpreter, Typer and Click only: no NumPy, OpenCV, Rich or core module."""
+    assert _loaded(*args) == set()
+
+
+def test_completion_imports_neither_numpy_nor_opencv():
+    """A <TAB> runs the program too: it must cost only the interpreter's start."""
+    env = {"_CVTOOL_COMPLETE": "complete_bash", "COMP_WORDS": "cvtool filter --pa",
+           "COMP_CWORD": "2"}
+    assert _loaded(env=env) == set()
+
+
+def test_a_command_imports_only_its_own_core(tmp_path):
+    """entropy --probs needs the information measures: not OpenCV, filtering or matching."""
+    assert _loaded("entropy", "--probs", "0.5 0.5") == {"numpy", "cvtool.measures"}
+
+
+def test_filter_list_needs_no_opencv():
+    """filter --list prints kernels: NumPy and the kernels, not OpenCV or matching."""
+    loaded = _loaded("filter", "--list")
+    assert "cv2" not in loaded and "cvtool.matching" not in loaded and "numpy" in loaded
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+@pytest.mark.parametrize("words, cword, expected", [
+    ("cvtool fi", 1, ["filter", "find-waldo"]),
+    ("cvtool filter --pa", 2, ["--padding", "--pad-value"]),
+    ("cvtool find-waldo --th", 2, ["--threshold"]),
+    ("cvtool normalize --sa", 2, ["--save-stats"]),
+])
+def test_bash_completion_script_completes_commands_and_options(words, cword, expected):
+    """The script of `cvtool --show-completion` (bash), sourced in a real bash and called as
+    bash calls it (COMP_WORDS, COMP_CWORD), suggests the subcommands and options."""
+    script = f"""
+source <(cvtool --show-completion)
+complete -p cvtool
+COMP_WORDS=({words}); COMP_CWORD={cword}
+_cvtool_completion cvtool
+printf 'REPLY %s\\n' "${{COMPREPLY[@]}}"
+"""
+    env = {**os.environ, "PATH": BIN + os.pathsep + os.environ.get("PATH", "")}
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60,
+                          env=env)
+    assert done.returncode == 0, done.stderr
+    assert "complete -o default -F _cvtool_completion cvtool" in done.stdout
+    replies = [ln.split(" ", 1)[1] for ln in done.stdout.splitlines() if ln.startswith("REPLY ")]
+    assert replies == expected
+
+
+@pytest.mark.parametrize("shell, needle", [
+    ("bash", "complete -o default -F _cvtool_completion cvtool"),
+    ("zsh", "compdef _cvtool_completion cvtool"),
+    ("fish", "complete --command cvtool"),
+])
+def test_completion_scripts_for_bash_zsh_and_fish(shell, needle):
+    """--show-completion SHELL prints that shell's script (shell detection off, as in CI)."""
+    env = {**os.environ, "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+    done = subprocess.run([CVTOOL, "--show-completion", shell], capture_output=True, text=True,
+                          timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    assert needle in done.stdout
