@@ -13,7 +13,7 @@ cvtool find-waldo sample_images/waldo_scene.png -t sample_images/waldo_template.
 echo "== filters on sample_images/astronaut.png"
 cvtool filter sample_images/astronaut.png -n gaussian --sigma 2 -o "$out/astronaut_gaussian.png" -q
 cvtool filter sample_images/astronaut.png -n sobel-x --gray -o "$out/astronaut_sobel_x.png" -q
-cvtool filter sample_images/astronaut.png -n sharpen -p mirror -o "$out/astronaut_sharpen.png" -q
+cvtool filter sample_images/astronaut.png -n sharpen -o "$out/astronaut_sharpen.png" -q
 cvtool correlate sample_images/astronaut.png -k "1 2 1; 2 4 2; 1 2 1" --normalize-kernel \
     -s 2 -o "$out/astronaut_half.png" -q
 echo "== entropy of sample_images/astronaut.png (its luminance histogram)"

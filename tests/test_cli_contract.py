@@ -226,3 +226,12 @@ def test_kernel_file_written_by_numpy_savetxt_with_a_header(invoke, gray_png, tm
     assert result.exit_code == 0, result.output
     expected = ndi.correlate(_gray(gray_png), KERNEL, mode="mirror")
     np.testing.assert_allclose(np.load(out), expected, rtol=1e-5, atol=1e-3)
+
+
+def test_jobs_below_one_is_the_cores_rule_in_flag_words(invoke, gray_png, tmp_path):
+    """-j 0 is refused by the core's worker rule (not a second copy in the CLI), worded with
+    the flag, before any output exists."""
+    result = invoke("filter", gray_png, "-n", "box", "-o", tmp_path / "out", "-j", "0")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == "error: --jobs must be an integer >= 1, got 0"
+    assert not (tmp_path / "out").exists()

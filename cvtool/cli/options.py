@@ -54,8 +54,27 @@ Scenes = Annotated[list[str], typer.Argument(
     metavar="SCENE...", show_default=False,
     help="Scene images, shell globs or directories (their images directly inside); - is stdin.")]
 Output = Annotated[str | None, output_option()]
+def _check_jobs(ctx: typer.Context, value: int) -> int:
+    """The core's worker rule, applied while parsing so that a bad -j is refused up front."""
+    if value == 1 or ctx.resilient_parsing:  # the default, or shell completion: nothing to load
+        return value
+    from cvtool.cli.errors import cli_message
+    from cvtool.errors import UsageError
+    from cvtool.threads import resolve_workers
+
+    try:
+        return resolve_workers(value)
+    except UsageError as exc:
+        try:  # Typer >= 0.26 carries its own copy of Click
+            from typer._click.exceptions import UsageError as ClickUsageError
+        except ImportError:  # pragma: no cover
+            from click.exceptions import UsageError as ClickUsageError
+        raise ClickUsageError(cli_message(exc), ctx) from None
+
+
 Jobs = Annotated[int, typer.Option(
-    "-j", "--jobs", metavar="N", help="Process this many inputs at once (>= 1).")]
+    "-j", "--jobs", metavar="N", callback=_check_jobs,
+    help="Process this many inputs at once (>= 1).")]
 Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="No progress or summary on success.")]
 Json = Annotated[bool, typer.Option(
     "--json", help="One JSON object per input on stdout (on stderr with -o -).")]
