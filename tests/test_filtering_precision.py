@@ -95,7 +95,11 @@ def test_wide_integers_match_an_exact_integer_oracle(strategy, dtype, low, high,
     assert_exact(got, exact_correlate(image, kernel, padding, pad_value=12345), strategy)
 
 
-@pytest.mark.parametrize("strategy", [s for s in ALL if s != "box"])  # Sobel is not constant
+SOBEL_STRATEGIES = [name for name, s in registry.STRATEGIES.items()
+                    if s.applies(make_plan(np.ones((4, 4)), SOBEL_X))]  # not box: not constant
+
+
+@pytest.mark.parametrize("strategy", SOBEL_STRATEGIES)
 @pytest.mark.parametrize(("kernel", "name"), [(SOBEL_X, "x"), (SOBEL_Y, "y")])
 def test_sobel_on_uint32_is_exact(strategy, kernel, name):
     """Sobel on a uint32 image whose pixels differ only in their low 8 bits near 2**32 (what
