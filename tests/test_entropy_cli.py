@@ -12,7 +12,7 @@ import scipy.stats
 from helpers import CVTOOL
 
 from cvtool import io
-from cvtool.measures.entropy import local_entropy
+from cvtool.measures.image_entropy import local_entropy
 
 
 def _json_lines(result) -> list[dict]:

@@ -141,7 +141,7 @@ def test_a_crashing_subcommand_is_a_failed_run_not_a_crash(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("engine broke")
 
-    monkeypatch.setattr("cvtool.measures.entropy.entropy", broken)
+    monkeypatch.setattr("cvtool.measures.information.entropy", broken)
     result = run_cli(["entropy", "--probs", "0.5 0.5"])
     assert (result.exit_code, result.stdout) == (1, "")
     assert "internal error: RuntimeError: engine broke" in result.stderr
@@ -207,13 +207,14 @@ def _waldo_ignores_the_threshold(monkeypatch):
 
 
 def _image_entropy_halved(monkeypatch):
-    monkeypatch.setattr(*_wrap("cvtool.measures.entropy.image_entropy", lambda h, *a, **kw: h / 2))
+    monkeypatch.setattr(*_wrap("cvtool.measures.image_entropy.image_entropy",
+                               lambda h, *a, **kw: h / 2))
 
 
 def _base_ignored(monkeypatch):
-    from cvtool.measures.entropy import entropy
+    from cvtool.measures.information import entropy
 
-    monkeypatch.setattr("cvtool.measures.entropy.entropy", lambda p, base=2: entropy(p, 2))
+    monkeypatch.setattr("cvtool.measures.information.entropy", lambda p, base=2: entropy(p, 2))
 
 
 def _naive_softmax(monkeypatch):
@@ -222,7 +223,7 @@ def _naive_softmax(monkeypatch):
             e = np.exp(np.asarray(z, float))
             return e / e.sum()
 
-    monkeypatch.setattr("cvtool.measures.entropy.softmax", softmax)
+    monkeypatch.setattr("cvtool.measures.information.softmax", softmax)
 
 
 def _sample_variance(monkeypatch):

@@ -68,7 +68,7 @@ class Base:
 
     @classmethod
     def parse(cls, text: str | None) -> Base:
-        from cvtool.measures.entropy import UNITS, base_value
+        from cvtool.measures.information import UNITS, base_value
 
         name = "2" if text is None else text.strip().lower()
         value = base_value(name)          # refuses anything but 2, e, 10
@@ -100,14 +100,19 @@ def _emit(record: dict, lines: list[str], json_mode: bool) -> None:
 
 def _probs_form(probs: str, target: str | None, base: Base, json_mode: bool) -> None:
     from cvtool.cli.grammar import parse_number_list
-    from cvtool.measures.entropy import check_distribution, cross_entropy, entropy, kl_divergence
+    from cvtool.measures.information import (
+        check_distribution,
+        cross_entropy,
+        entropy,
+        kl_divergence,
+    )
 
-    p = check_distribution(parse_number_list(probs, "--probs"), "--probs")
+    p = check_distribution(parse_number_list(probs, "--probs"), "probs")
     record: dict = {"probs": p.tolist(), "base": base.json_value(), "unit": base.unit,
                     "entropy": entropy(p, base.value)}
     lines = [f"entropy: {_fmt(record['entropy'], base.unit)}"]
     if target is not None:
-        t = check_distribution(parse_number_list(target, "--target"), "--target")
+        t = check_distribution(parse_number_list(target, "--target"), "target")
         if t.size != p.size:
             raise UsageError(f"--target has {t.size} values but --probs has {p.size}; "
                              "they must be the same length")
@@ -125,7 +130,7 @@ def _probs_form(probs: str, target: str | None, base: Base, json_mode: bool) -> 
 def _logits_form(logits: str, target: str | None, label: int | None, base: Base,
                  json_mode: bool) -> None:
     from cvtool.cli.grammar import parse_number_list
-    from cvtool.measures.entropy import (
+    from cvtool.measures.information import (
         check_distribution,
         check_logits,
         cross_entropy_logits,
@@ -146,7 +151,7 @@ def _logits_form(logits: str, target: str | None, label: int | None, base: Base,
         record["cross_entropy"] = _json_number(ce)
         lines.append(f"cross-entropy: {_fmt(ce, base.unit)}")
     elif target is not None:
-        t = check_distribution(parse_number_list(target, "--target"), "--target")
+        t = check_distribution(parse_number_list(target, "--target"), "target")
         if t.size != z.size:
             raise UsageError(f"--target has {t.size} values but --logits has {z.size}; "
                              "they must be the same length")
@@ -172,7 +177,7 @@ def _image_batch(inputs: list[str], base: Base, per_channel: bool, jobs: int, qu
     from cvtool import io
     from cvtool.cli.batch import run_batch
     from cvtool.cli.paths import expand_inputs
-    from cvtool.measures.entropy import channel_entropies, image_entropy
+    from cvtool.measures.image_entropy import channel_entropies, image_entropy
     from cvtool.pipelines.batch import Outcome
 
     paths = expand_inputs(inputs)
@@ -202,7 +207,7 @@ def _map_batch(inputs: list[str], window: int, output: str, jobs: int, quiet: bo
     from cvtool.cli.batch import run_batch
     from cvtool.cli.console import stderr_is_terminal
     from cvtool.cli.paths import STDIO, expand_inputs, is_batch, plan_outputs
-    from cvtool.measures.entropy import levels_of, local_entropy, max_local_entropy
+    from cvtool.measures.image_entropy import levels_of, local_entropy, max_local_entropy
     from cvtool.pipelines.batch import Outcome
 
     paths = expand_inputs(inputs)
@@ -237,7 +242,7 @@ def _map_batch(inputs: list[str], window: int, output: str, jobs: int, quiet: bo
 
 def _local_entropy_with_bar(image, window: int):
     from cvtool.cli.console import progress_bar
-    from cvtool.measures.entropy import local_entropy
+    from cvtool.measures.image_entropy import local_entropy
 
     bar = progress_bar(counted=False)
     with bar:
@@ -281,7 +286,7 @@ def _check_form(inputs: list[str] | None, probs: str | None, logits: str | None,
         if output is not None:
             raise UsageError("-o writes a local entropy map; give --window N as well")
         return "images"
-    from cvtool.measures.entropy import check_window
+    from cvtool.measures.image_entropy import check_window
 
     check_window(window)
     if output is None:
