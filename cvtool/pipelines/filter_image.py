@@ -20,7 +20,7 @@ import numpy as np
 
 from cvtool import io
 from cvtool.errors import ProcessingError, UsageError
-from cvtool.filtering import anchor
+from cvtool.filtering import anchor, make_plan
 from cvtool.filtering import convolve as convolve_array
 from cvtool.filtering import correlate as correlate_array
 from cvtool.filtering.kernels import is_zero_sum
@@ -57,9 +57,10 @@ def check_settings(settings: FilterSettings) -> FilterSettings:
     """Let the core check the settings on a tiny image, before any real image is read.
 
     Every rule (padding names, the kernel ``normalized`` padding accepts, strides, shapes, finite
-    border values) is the core's and is checked there, once; running it on a zero image the
-    kernel's size costs microseconds and makes a bad option a usage error up front. Returns the
-    settings with the padding name made canonical.
+    border values) is the core's and is checked there, once, by :func:`cvtool.filtering.make_plan`
+    (which checks and plans without computing) on a zero image the kernel's size: a bad option
+    is a usage error before any input is read. Returns the settings with the padding name
+    made canonical.
 
     Examples
     --------
@@ -79,9 +80,9 @@ def check_settings(settings: FilterSettings) -> FilterSettings:
     channels = min(len(settings.pad_value), 3)
     shape = kernel.shape[:2] if kernel.ndim >= 2 else (1, max(1, kernel.size))
     probe = np.zeros(shape + ((channels,) if channels > 1 else ()), np.float32)
-    OPERATIONS[settings.operation](probe, kernel, padding=mode,
-                                   pad_value=list(settings.pad_value[:channels]),
-                                   stride=settings.stride, shape=settings.shape, workers=1)
+    make_plan(probe, kernel, flip=settings.operation == "convolve", padding=mode,
+              pad_value=list(settings.pad_value[:channels]), stride=settings.stride,
+              shape=settings.shape, workers=1)
     return FilterSettings(settings.operation, settings.kernel, mode, settings.pad_value,
                           settings.stride, settings.shape, settings.out_range, settings.gray)
 

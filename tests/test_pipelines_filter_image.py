@@ -1,0 +1,129 @@
+"""cvtool.pipelines.filter_image without Typer or files: arrays in, arrays out, SciPy as oracle."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+
+from cvtool.errors import ProcessingError, UsageError
+from cvtool.pipelines.filter_image import (
+    FilterSettings,
+    check_settings,
+    filter_image,
+    out_range_for_file,
+    split_pad_value,
+    to_output_pixels,
+)
+
+KERNEL = np.array([[1.0, 2.0, 0.0], [0.0, 1.0, -1.0], [3.0, 0.0, 1.0]])
+
+
+def _rgba(seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (7, 9, 4), dtype=np.uint8)
+
+
+def test_pipelines_import_neither_typer_nor_rich():
+    """Usable from a notebook or a script: the pipelines pull in no CLI library."""
+    code = ("import sys, cvtool.pipelines.filter_image, cvtool.pipelines.normalize_set, "
+            "cvtool.pipelines.batch; print(sorted({'typer', 'rich', 'click'} & set(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_colour_is_filtered_per_channel_and_alpha_passes_through():
+    """same shape: each colour channel equals scipy's correlate; alpha is the input's own."""
+    image = _rgba()
+    settings = FilterSettings("correlate", KERNEL, padding="mirror")
+    values, alpha = filter_image(image, settings)
+    for c in range(3):
+        expected = ndi.correlate(image[..., c].astype(float), KERNEL, mode="mirror")
+        np.testing.assert_allclose(values[..., c], expected, rtol=1e-5, atol=1e-3)
+    np.testing.assert_array_equal(alpha, image[..., 3])
+
+
+def test_alpha_follows_the_valid_grid_under_the_anchor():
+    """valid: the alpha under each kernel position's anchor (kh//2, kw//2), then the stride."""
+    image = _rgba(1)
+    settings = FilterSettings("correlate", np.ones((3, 5)), padding="zero", shape="valid",
+                              stride=(2, 1))
+    values, alpha = filter_image(image, settings)
+    assert values.shape[:2] == alpha.shape == ((7 - 3) // 2 + 1, 9 - 5 + 1)
+    np.testing.assert_array_equal(alpha, image[1:1 + 5:2, 2:2 + 5, 3])
+
+
+def test_gray_first_then_alpha():
+    """--gray: one BT.601 luminance channel is filtered; alpha still rides along."""
+    image = _rgba(2)
+    values, alpha = filter_image(image, FilterSettings("correlate", np.ones((1, 1)), gray=True))
+    rgb = image[..., :3].astype(float)
+    luminance = 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
+    assert values.ndim == 2
+    np.testing.assert_allclose(values, luminance, atol=0.01)
+    np.testing.assert_array_equal(alpha, image[..., 3])
+
+
+@pytest.mark.parametrize("values, expected", [
+    ((7,), (7, 255.0)),
+    ((1, 2, 3), ([1, 2, 3], 255.0)),
+    ((1, 2, 3, 4), ([1, 2, 3], 4)),
+])
+def test_pad_value_splits_between_colour_and_alpha(values, expected):
+    """One value for every colour channel; three per colour (alpha opaque); four with alpha."""
+    image = _rgba()
+    assert split_pad_value(image[..., :3], image[..., 3], values) == expected
+
+
+def test_pad_value_that_does_not_fit_the_image_is_a_data_error():
+    """Two values for an RGB image is known only once the image is read: exit 1, named."""
+    with pytest.raises(ProcessingError, match="pad_value has 2 values") as info:
+        split_pad_value(np.zeros((2, 2, 3)), None, (1.0, 2.0))
+    assert info.value.parameter == "pad_value"
+
+
+@pytest.mark.parametrize("settings, parameter", [
+    (FilterSettings("correlate", KERNEL, stride=0), "stride"),
+    (FilterSettings("correlate", KERNEL, padding="normalized"), None),
+    (FilterSettings("correlate", KERNEL, shape="big"), "shape"),
+    (FilterSettings("correlate", KERNEL, padding="constant", pad_value=(np.nan,)), "pad_value"),
+    (FilterSettings("correlate", KERNEL, pad_value=(1.0, 2.0)), "pad_value"),
+])
+def test_check_settings_lets_the_core_refuse_before_any_image(settings, parameter):
+    """Bad options are the core's usage errors, raised on a probe before real data exists."""
+    with pytest.raises(UsageError) as info:
+        check_settings(settings)
+    if parameter is not None:
+        assert info.value.parameter == parameter
+
+
+def test_check_settings_makes_the_padding_name_canonical():
+    """Aliases become the mode's own name, so the alpha pass-through pads the same way."""
+    assert check_settings(FilterSettings("convolve", KERNEL, padding="Reflect101")).padding \
+        == "mirror"
+
+
+def test_npy_keeps_raw_values_and_pixel_formats_map():
+    """auto: .npy keeps floats, sign and all; a PNG of a zero-sum kernel takes |x|; a TIFF of
+    an 8-bit input clips (8-bit pixels, not floats)."""
+    assert out_range_for_file("auto", np.dtype(np.uint8), "a.npy", zero_sum=True) == "raw"
+    assert out_range_for_file("auto", np.dtype(np.uint8), "a.png", zero_sum=True) == "abs"
+    assert out_range_for_file("auto", np.dtype(np.uint8), "a.tif", zero_sum=False) == "clip"
+    assert out_range_for_file("auto", np.dtype(np.float32), "a.tif", zero_sum=False) == "raw"
+    assert out_range_for_file("rescale", np.dtype(np.uint8), "a.npy", zero_sum=False) == \
+        "rescale"
+
+
+def test_output_pixels_append_alpha_in_the_output_type():
+    """8-bit output: colour clipped and rounded, alpha appended last, unchanged."""
+    settings = FilterSettings("correlate", np.ones((1, 1)))
+    values = np.array([[[-5.0, 100.4, 300.0]]])
+    alpha = np.array([[77]], np.uint8)
+    pixels, mode = to_output_pixels(values, alpha, np.dtype(np.uint8), settings, "o.png")
+    assert mode == "clip" and pixels.dtype == np.uint8
+    assert pixels.tolist() == [[[0, 100, 255, 77]]]
+    raw, mode = to_output_pixels(values, alpha, np.dtype(np.uint8), settings, "o.npy")
+    assert mode == "raw" and raw.dtype.kind == "f" and raw[0, 0].tolist() == [-5, 100.4, 300, 77]
