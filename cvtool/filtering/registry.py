@@ -50,6 +50,13 @@ COST_TABLE: tuple[tuple[str, float, float, float], ...] = (
     ("separable",   95e-6,      6.9e-6,       0.051e-9),
     ("box",         63e-6,      1.8e-6,       0.46e-9),
     ("fft",         30e-6,      21e-6,        0.90e-9),
+    # Issue 11's matrix-vector strategies: the same calibration run and machine as the rows
+    # above (AMD EPYC, Zen 3, AVX2; OpenBLAS 0.3.31 on its Haswell kernels; load ~12), then
+    # per_op of shifted and separable_gemv refitted on 4096² runs (3x3..7x7 arbitrary,
+    # 3x3 box, 7x7 and 15x15 Gaussian), where the 16²..2048² fit left them at 0 or high.
+    ("shifted",        330e-6,     3.0e-6,       0.13e-9),
+    ("separable_gemv", 680e-6,     0.0,          0.13e-9),
+    ("box_sums",       320e-6,     5.0e-6,       0.27e-9),
 )
 
 

@@ -1,0 +1,215 @@
+"""Strategy ``box_sums``: a constant kernel as running sums down and window doubling along.
+
+Applies to kernels whose weights are all equal; it wins for box kernels from about 5×5 on,
+where the work of the other strategies grows with the kernel.
+
+Vertical pass: the first output row of a band is one ``gemv`` of ``ones(kh)`` over its
+``kh`` input rows; every next row is the previous one plus (entering row − leaving row).
+All the differences of a band are one subtraction of the image read in place, then one
+add per row: a cost per pixel that does not depend on ``kh``, and a float32 running total
+over one band only, restarted from an exact sum at every band. The band is then scaled by
+the weight ``w`` (one pass in cache) and its padding columns made up. With a row stride
+each kept row is a ``gemv`` of ``w·ones(kh)`` over its own ``kh`` rows.
+
+Horizontal pass, on the band flattened to one long row: sums over 2, 4, 8, ... samples by
+doubling (one vectorised add each), and the window from the binary digits of ``kw``, or as
+a power-of-two window minus one sample when ``kw + 1`` is a power of two (31 = 32 − 1: 5
+doublings and 1 subtraction instead of 4 doublings and 4 adds); the last pass writes the
+output band in place (with a column stride, the kept columns are copied out).
+
+Per output pixel of a 31×31: 1 difference, 1 add and 1 scaling down, 6 passes along, each
+a contiguous stream over a band near L2 size; the image is read from memory once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cvtool.filtering.bands import row_bands
+from cvtool.filtering.blas import one_thread
+from cvtool.filtering.plan import Plan, Work
+from cvtool.filtering.separable_gemv import (
+    padded_rows,
+    pitch_far_from_aliasing,
+    vertical_views,
+)
+from cvtool.filtering.source import run_tiles
+
+__all__ = ["EXACT", "SCRATCH_BYTES", "applies", "operations", "run", "window_plan"]
+
+# Bytes of one band's scratch (three rows of band length): within a core's L2.
+SCRATCH_BYTES = 1024 * 1024
+
+#: Integer data with integer weights stays exact: every partial sum is a whole number
+#: (running differences and doublings in the working dtype, well within its 24 bits).
+EXACT = True
+
+
+def applies(plan: Plan) -> bool:
+    """Needs a kernel whose weights are all equal."""
+    return plan.is_box
+
+
+def window_plan(k: int) -> tuple[int, bool]:
+    """How a window of ``k`` samples is built: ``(doublings, minus_one)``.
+
+    Either the power-of-two windows named by the binary digits of ``k`` added up
+    (``minus_one`` False: ``log2(k)`` doublings and ``popcount(k) − 1`` adds), or, when
+    ``k + 1`` is a power of two, that window minus its last sample (``log2(k + 1)``
+    doublings and one subtraction), whichever takes fewer passes.
+
+    Examples
+    --------
+    >>> window_plan(31), window_plan(5), window_plan(3)
+    ((5, True), (2, False), (1, False))
+    """
+    adding = (k.bit_length() - 1) + bin(k).count("1") - 1
+    if (k + 1) & k == 0 and k.bit_length() + 1 < adding:
+        return k.bit_length(), True
+    return k.bit_length() - 1, False
+
+
+def _band_rows(plan: Plan) -> int:
+    n_out, width = plan.out_shape[:2]
+    row_bytes = width * plan.source.channels * plan.dtype.itemsize
+    return max(1, min(n_out, SCRATCH_BYTES // max(1, 3 * row_bytes)))
+
+
+def operations(plan: Plan) -> Work:
+    """Calls: per band the products, one add per row, the passes along and the border
+    redo. Operations per output, counted as multiply-adds (an element pass counts 2): the
+    vertical difference and add (or ``kh`` taps per kept row with a row stride), then the
+    doublings and window adds or the subtraction along the row."""
+    kh, kw = plan.kernel.shape
+    n_out = plan.out_shape[0]
+    if n_out == 0:
+        return Work(0, 0)
+    doublings, minus_one = window_plan(kw)
+    passes = doublings + (1 if minus_one else bin(kw).count("1") - 1)
+    vertical = 2 * 2 if plan.stride[0] == 1 else kh
+    bands = -(-n_out // _band_rows(plan))
+    # Every pass runs over each padded column of the kept rows (a column stride is applied
+    # by the final copy).
+    return Work(bands * (passes + 9) + n_out,
+                n_out * plan.source.pitch * (vertical + 2 * passes))
+
+
+def run(plan: Plan, out: np.ndarray) -> None:
+    """Write the box filter into ``out`` (see the module docstring)."""
+    src = plan.source
+    dtype = plan.dtype
+    item = dtype.itemsize
+    sy, sx = plan.stride
+    kh, kw = plan.kernel.shape
+    n_out, m_out = plan.out_shape[:2]
+    c = src.channels
+    vpitch = src.pitch
+    out_len = m_out * c
+    doublings, minus_one = window_plan(kw)
+    reach = kw + 1 if minus_one else kw  # the widest window the doubling builds
+    n = _band_rows(plan)
+    pitch = pitch_far_from_aliasing(n * vpitch + reach * c, [1, 2, 3], item)
+    rows_in = (n - 1) * sy + kh
+    prepadded = src.padded is not None
+    image_cols = slice(src.left * c, (src.left + src.width) * c)
+    weight = plan.kernel64.flat[0]
+    column = np.full(kh, weight, dtype)
+    ones = np.ones(kh, dtype)
+    weight = dtype.type(weight)
+    fill_after = (src.fill * weight * kh) if src.is_fill else None
+    rows2d, top, _ = padded_rows(src)
+    in_place, first, last = vertical_views(src, kh, sy)
+
+    def scratch():
+        # Row 0: V (the band after the vertical pass); rows 1, 2: doubling; row 3: the
+        # result of a band with a column stride.
+        return np.zeros((4, pitch), dtype), src.buffer(rows_in, src.width)
+
+    def vertical(base: np.ndarray, windows: np.ndarray, nb: int, v: np.ndarray) -> None:
+        """v (nb rows) = weight × sums of kh rows of ``base`` (rows 0, sy, 2·sy, ...)."""
+        if sy > 1 or nb == 1:
+            np.matmul(column, windows, out=v)
+            return
+        np.matmul(ones, base[:kh], out=v[0])
+        # Row i = row i − 1 + (row i + kh − 1 − row i − 1): the differences in one pass, then
+        # one add per row (NumPy's accumulate along axis 0 is ~30× slower than these adds).
+        np.subtract(base[kh:kh + nb - 1], base[:nb - 1], out=v[1:])
+        for i in range(1, nb):
+            np.add(v[i - 1], v[i], out=v[i])
+        np.multiply(v, weight, out=v)
+
+    def rows_view(flat: np.ndarray, offset: int, nb: int) -> np.ndarray:
+        """The kept outputs' samples of a flat band row, as ``nb × out_len`` (sx = 1)."""
+        return np.lib.stride_tricks.as_strided(flat[offset:], (nb, out_len),
+                                               (vpitch * item, item))
+
+    def do_band(o0: int, o1: int, bufs) -> None:
+        h, tile_buf = bufs
+        nb = o1 - o0
+        length = nb * vpitch
+        v = h[0, :length].reshape(nb, vpitch)
+        target = v if prepadded else v[:, image_cols]
+        r0 = o0 * sy
+        if in_place is not None and first <= o0 and o1 <= last:
+            base = rows2d[r0 - top:]
+            windows = in_place[o0 - first:o1 - first]
+        else:
+            k_in = (nb - 1) * sy + kh
+            if prepadded:
+                base = src.padded[r0:r0 + k_in].reshape(k_in, vpitch)
+            else:
+                base = src.tile(r0, r0 + k_in, src.left, src.left + src.width,
+                                tile_buf).reshape(k_in, -1)
+            step = base.strides[0]
+            windows = np.lib.stride_tricks.as_strided(
+                base, (nb, kh, base.shape[1]), (sy * step, step, item))
+        vertical(base, windows, nb, target)
+        if not prepadded:  # padding columns commute with the vertical pass
+            src.pad_columns(v.reshape((nb, src.padded_width) + src.tail), fill_after)
+        # Output t's window is V[t + j·C], j < kw, over the flat band. Windows of p samples
+        # by doubling, ping-ponging between rows 1 and 2 (row 0 keeps V); with minus_one
+        # the last doubling reaches kw + 1 samples.
+        total = length + (reach - 1) * c
+        x = h[0]
+        if sx == 1:
+            dest = out[o0:o1].reshape(nb, out_len)
+
+            def part(row: np.ndarray, offset: int) -> np.ndarray:
+                return rows_view(row, offset, nb)
+        else:
+            dest = h[3, :length]
+
+            def part(row: np.ndarray, offset: int) -> np.ndarray:
+                return row[offset:offset + length]
+        cur, p, offset, pending, spare = x, 1, 0, None, 1
+        while True:
+            if not minus_one and kw & p:
+                piece = part(cur, offset * c)
+                if p == 1:
+                    pending = piece  # V itself stays in row 0: add it with the next piece
+                elif pending is not None:
+                    np.add(pending, piece, out=dest)
+                    pending = None
+                elif offset == 0:
+                    np.copyto(dest, piece)
+                else:
+                    np.add(dest, piece, out=dest)
+                offset += p
+            if p == 1 << doublings:
+                break
+            valid = total - (2 * p - 1) * c
+            nxt = h[spare]
+            spare = 3 - spare
+            np.add(cur[:valid], cur[p * c:p * c + valid], out=nxt[:valid])
+            cur = nxt
+            p *= 2
+        if minus_one:
+            np.subtract(part(cur, 0), part(x, kw * c), out=dest)
+        elif pending is not None:  # kw == 1
+            np.copyto(dest, pending)
+        if sx > 1:
+            kept = dest.reshape((nb, src.padded_width) + src.tail)
+            out[o0:o1] = kept[:, 0:(m_out - 1) * sx + 1:sx]
+
+    with one_thread():
+        run_tiles(row_bands(n_out, n), scratch, do_band, plan.workers)
