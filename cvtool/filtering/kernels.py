@@ -27,7 +27,7 @@ def _fixed(rows: list[list[float]]) -> np.ndarray:
     return k
 
 
-#: The named 3×3 kernels (read-only arrays), as ``cvtool filter --list`` prints them.
+#: The named 3×3 kernels (read-only arrays), as the filter command lists them.
 IDENTITY = _fixed([[0, 0, 0], [0, 1, 0], [0, 0, 0]])
 SHARPEN = _fixed([[0, -1, 0], [-1, 5, -1], [0, -1, 0]])
 LAPLACIAN = _fixed([[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]])
@@ -115,7 +115,8 @@ def normalize_kernel(kernel: np.ndarray) -> np.ndarray:
     k = np.asarray(kernel, dtype=np.float64)
     total = k.sum()
     if is_zero_sum(k) or total == 0:
-        raise UsageError("--normalize-kernel: the kernel sums to 0")
+        raise UsageError("kernel sums to 0: it cannot be normalized (divided by its sum)",
+                         parameter="kernel")
     return k / total
 
 
@@ -140,7 +141,7 @@ def box_kernel(size: int = 5) -> np.ndarray:
     [[0.25, 0.25], [0.25, 0.25]]
     """
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise UsageError(f"--size must be an integer >= 1, got {size!r}")
+        raise UsageError(f"size must be an integer >= 1, got {size!r}", parameter="size")
     return np.full((int(size), int(size)), 1.0 / (int(size) * int(size)))
 
 
@@ -168,14 +169,16 @@ def gaussian_kernel(size: int | None = None, sigma: float | None = None) -> np.n
         isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1
         or size % 2 == 0
     ):
-        raise UsageError(f"--size must be an odd integer >= 1 for gaussian, got {size!r}")
+        raise UsageError(f"size must be an odd integer >= 1 for gaussian, got {size!r}",
+                         parameter="size")
     if sigma is not None:
         try:
             sigma = float(sigma)
         except (TypeError, ValueError):
-            raise UsageError(f"--sigma must be a number > 0, got {sigma!r}") from None
+            raise UsageError(f"sigma must be a number > 0, got {sigma!r}",
+                             parameter="sigma") from None
         if not math.isfinite(sigma) or sigma <= 0:
-            raise UsageError(f"--sigma must be a number > 0, got {sigma!r}")
+            raise UsageError(f"sigma must be a number > 0, got {sigma!r}", parameter="sigma")
     if size is None and sigma is None:
         size = 5
     if sigma is None:
@@ -206,16 +209,19 @@ def named_kernel(name: str, size: int | None = None, sigma: float | None = None)
     key = str(name).strip().lower()
     key = KERNEL_ALIASES.get(key, key)
     if key not in KERNEL_NAMES:
-        raise UsageError(f"unknown kernel '{name}' (choose from {', '.join(KERNEL_NAMES)})")
+        raise UsageError(
+            f"name '{name}': unknown kernel (choose from {', '.join(KERNEL_NAMES)})",
+            parameter="name")
     if key == "gaussian":
         return gaussian_kernel(size, sigma)
     if sigma is not None:
-        raise UsageError(f"--sigma does not apply to the '{key}' kernel (only to gaussian)")
+        raise UsageError(f"sigma does not apply to the '{key}' kernel (only to gaussian)",
+                         parameter="sigma")
     if key == "box":
         return box_kernel(5 if size is None else size)
     if size is not None:
         raise UsageError(
-            f"--size does not apply to the '{key}' kernel (it is a fixed 3x3; only box and "
-            "gaussian take --size)"
+            f"size does not apply to the '{key}' kernel (it is a fixed 3x3; only box and "
+            "gaussian take a size)", parameter="size"
         )
     return _FIXED[key].copy()
