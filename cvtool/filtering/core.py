@@ -2,9 +2,10 @@
 
 One private core, :func:`_filter`, does everything; :func:`correlate` and :func:`convolve`
 are thin wrappers (convolution is correlation with the kernel rotated by 180°, anchored so
-that it equals ``scipy.ndimage.convolve``). The core validates first, naming the option
-at fault, then picks the fastest applicable strategy; every strategy gives the direct
-result within float32 rounding.
+that it equals ``scipy.ndimage.convolve``). The core checks every argument once in
+:func:`make_plan`, naming the one at fault, then runs the strategy that
+:mod:`cvtool.filtering.registry` estimates cheapest; every strategy gives the direct result
+within the working dtype's rounding (float32 or float64, see :func:`working_dtype`).
 
 Definitions, for an H×W image ``f`` and a kh×kw kernel ``h``::
 
@@ -360,10 +361,12 @@ _PARAMS_DOC = """
         are computed.
     shape : {'same', 'valid', 'full'}
         The output size before the stride.
-    strategy : {'auto', 'direct', 'separable', 'box', 'fft'}
-        Force a way of computing (for tests and benchmarks); ``auto`` runs the one the cost
-        model of :mod:`cvtool.filtering.registry` expects to be fastest. Forcing one that
-        does not apply to the kernel raises UsageError.
+    strategy : str
+        ``auto``, or force a way of computing (for tests and benchmarks): ``direct``,
+        ``separable``, ``box``, ``fft`` or any other name in
+        :data:`cvtool.filtering.registry.STRATEGIES`. ``auto`` runs the one the registry's
+        cost model expects to be fastest. Forcing one that does not apply to the kernel
+        raises UsageError.
     workers : int, optional
         Threads to use (default: every CPU).
     out : ndarray, optional
