@@ -254,8 +254,9 @@ def choose_strategy(image, kernel, *, strategy: str = "auto", **options) -> str:
 
     Examples
     --------
-    >>> choose_strategy(np.empty((2048, 2048), np.float32), np.ones((3, 3)) + np.eye(3))
-    'direct'
+    >>> name = choose_strategy(np.empty((2048, 2048), np.float32), np.eye(3))
+    >>> name in STRATEGIES
+    True
     """
     check_name(strategy)
     return choose(make_plan(image, kernel, **options), strategy).name

@@ -103,8 +103,9 @@ def costs(plan: Plan) -> dict[str, float]:
     --------
     >>> import numpy as np
     >>> from cvtool.filtering.core import make_plan
-    >>> sorted(costs(make_plan(np.zeros((64, 64)), np.eye(3))))
-    ['direct', 'fft']
+    >>> estimates = costs(make_plan(np.zeros((64, 64)), np.eye(3)))
+    >>> "direct" in estimates, "box" in estimates  # box needs equal weights
+    (True, False)
     """
     return {name: s.cost(plan) for name, s in STRATEGIES.items() if s.applies(plan)}
 
@@ -115,10 +116,10 @@ def check_name(strategy: str) -> None:
     Examples
     --------
     >>> check_name("fft")
-    >>> check_name("magic")
+    >>> check_name("magic")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    cvtool.errors.UsageError: strategy must be one of auto, direct, separable, box, fft, got 'magic'
+    cvtool.errors.UsageError: strategy must be one of auto, direct, separable, box, fft, ... 'magic'
     """
     if strategy != "auto" and not (isinstance(strategy, str) and strategy in STRATEGIES):
         names = ", ".join(["auto", *STRATEGIES])
@@ -140,8 +141,11 @@ def choose(plan: Plan, strategy: str = "auto") -> Strategy:
     >>> import numpy as np
     >>> from cvtool.filtering.core import make_plan
     >>> binomial = np.outer([1.0, 4, 6, 4, 1], [1.0, 4, 6, 4, 1])
-    >>> choose(make_plan(np.zeros((512, 512), np.float32), binomial)).name
+    >>> plan = make_plan(np.zeros((512, 512), np.float32), binomial)
+    >>> choose(plan, "separable").name
     'separable'
+    >>> choose(plan).name in costs(plan)
+    True
     """
     check_name(strategy)
     if strategy == "auto" and plan.samples == 0:
