@@ -9,6 +9,10 @@ from pathlib import Path
 
 
 def main() -> None:
+    from benchmarks.harness import machine_lines
+
+    machine = machine_lines()
+    print("\n".join(machine), flush=True)
     wanted = sys.argv[1:]
     here = Path(__file__).parent
     tables = []
@@ -20,6 +24,8 @@ def main() -> None:
         print(f"== {info.name}", flush=True)
         module = importlib.import_module(f"benchmarks.{info.name}")
         tables.append(module.run())
+    print()
+    print("\n".join(f"- {line}" for line in machine))
     print()
     for table in tables:
         print(table.render())
