@@ -55,10 +55,11 @@ def test_public_functions_use_several_threads_by_default(monkeypatch, call):
     """
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
     rng = np.random.default_rng(0)
-    scene = rng.random((256, 256))
+    scene = rng.random((512, 512))
+    kernel = rng.random((5, 5))  # not separable, not a box: the general engines
     if call == "correlate":
         def work():
-            return cvtool.correlate(scene, np.ones((3, 3)), padding="zero")
+            return cvtool.correlate(scene, kernel, padding="zero")
     else:
         def work():
             return cvtool.zncc(scene, rng.random((9, 9)))
@@ -69,7 +70,8 @@ def test_explicit_one_worker_starts_no_thread(monkeypatch):
     """The counterpart: ``workers=1`` computes in the caller, so the spy above can see a
     difference (it is not counting threads that start whatever the setting)."""
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
-    scene = np.random.default_rng(0).random((256, 256))
+    rng = np.random.default_rng(0)
+    scene, kernel = rng.random((512, 512)), rng.random((5, 5))
     assert _threads_started(
-        monkeypatch, lambda: cvtool.correlate(scene, np.ones((3, 3)), padding="zero", workers=1)
+        monkeypatch, lambda: cvtool.correlate(scene, kernel, padding="zero", workers=1)
     ) == 0
