@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from cvtool.errors import ProcessingError, UsageError
 from cvtool.matching import MAX_SCALES, find, search, zncc
+from cvtool.matching.window_sums import PACKED, exact_accumulator
 
 
 def _geometric(low, high, count):
@@ -65,6 +66,26 @@ def test_exact_integer_sums_equal_the_float64_path(channels):
     exact = zncc(scene, template)
     reference = zncc(scene.astype(np.float64), template.astype(np.float64))
     np.testing.assert_allclose(exact, reference, atol=2e-6)
+
+
+def test_window_sums_past_32_bits_leave_the_packed_lanes():
+    """A bright 200x200 colour window sums its squares past 2**32: packed 32-bit lanes would
+    overflow, so the 64-bit sums are used, and the scores still equal the float64 path."""
+    rng = np.random.default_rng(41)
+    scene = rng.integers(200, 256, (230, 240, 3), dtype=np.uint8)
+    template = scene[10:210, 20:220]
+    assert (template.astype(np.int64) ** 2).sum() > 2**32
+    exact = zncc(scene, template)
+    reference = zncc(scene.astype(np.float64), template.astype(np.float64))
+    np.testing.assert_allclose(exact, reference, atol=2e-6)
+
+
+def test_exact_sums_are_chosen_by_the_largest_possible_window_sum():
+    """Packed below 2**32, 64-bit below 2**63, float64 beyond (no exact integer path)."""
+    assert exact_accumulator(2**16, 255, 1) == PACKED            # 4.3e9 > 2**16 * 65025
+    assert exact_accumulator(2**16 + 1000, 255, 1) is np.uint64  # just past 2**32
+    assert exact_accumulator(2**20, 65535, 3) is np.uint64
+    assert exact_accumulator(2**31, 65535, 3) is None            # past 2**63
 
 
 def test_colour_is_one_joint_zncc_like_cv2():
