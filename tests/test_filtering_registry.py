@@ -94,3 +94,18 @@ def test_inexact_strategies_need_a_clear_win(monkeypatch):
     assert registry.choose(plan).name == "direct"
     monkeypatch.setattr(registry, "INEXACT_MARGIN", 1.0)
     assert registry.choose(plan).name == "fft"
+
+
+def test_calibrate_fits_every_registered_strategy():
+    """The calibration that made the cost table runs (tiny sizes here) and fits each
+    registered strategy with non-negative constants that reproduce its own timings' scale."""
+    from cvtool.filtering.calibrate import calibrate
+
+    rows = calibrate(sizes=(16, 48), kernels=(3, 5), repeat=1)
+    assert [row[0] for row in rows] == list(registry.STRATEGIES)
+    for _, constants, samples in rows:
+        assert len(constants) == 3 and min(constants) >= 0 and samples
+        fixed, per_call, per_op = constants
+        model = [fixed + per_call * calls + per_op * ops for calls, ops, _ in samples]
+        measured = [seconds for *_, seconds in samples]
+        assert 0.1 < sum(model) / sum(measured) < 10
