@@ -42,7 +42,7 @@ from cvtool.errors import ProcessingError, UsageError
 from cvtool.filtering import correlate
 from cvtool.imaging.color import full_scale, split_alpha
 from cvtool.imaging.fft import smooth_size
-from cvtool.imaging.resample import resize
+from cvtool.imaging.resample import pyramid_down, resize
 from cvtool.matching import Match, SearchResult
 from cvtool.threads import map_threads, resolve_workers
 
@@ -64,11 +64,16 @@ DEFAULT_ANGLES = (-20.0, -10.0, 0.0, 10.0, 20.0)
 #: Parts: name, top and bottom of the band as fractions of the mask's height, weight.
 PARTS = (("hat", 0.0, 0.19, 0.3), ("face", 0.19, 0.34, 0.3), ("torso", 0.34, 0.62, 0.25),
          ("legs", 0.62, 1.0, 0.15))
+#: Each band is cut into this many parts side by side.
+PART_COLUMNS = 2
 #: Feature channels and their weights (so that each kind counts about equally).
-CHANNEL_WEIGHTS = np.array([1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5], np.float32)
+CHANNEL_WEIGHTS = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
 #: Added to R, G, B (as fractions of full scale) before their logarithm: keeps the
 #: colour of dark pixels from being noise.
 LOG_OFFSET = 0.03
+#: Added to a cell's gradient energy before its orientation shares are taken, so that a
+#: flat cell's shares are small rather than noise (log-brightness units per pixel).
+GRADIENT_FLOOR = 0.05
 #: Border pixels within this distance (fraction of full scale, per channel) of the border's
 #: median colour count as plain background; the border is plain when most of it is.
 BACKGROUND_TOLERANCE = 0.06
@@ -162,26 +167,24 @@ _SOBEL_X = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], np.f
 
 
 def pixel_features(rgb: np.ndarray) -> np.ndarray:
-    """Per-pixel features (H×W×7 float32) of an H×W×3 image on the 0..1 scale.
+    """Per-pixel measurements (H×W×7 float32) of an H×W×3 image on the 0..1 scale, to be
+    averaged over cells and then turned into features by :func:`cell_features`.
 
-    Channels: red–green and blue–yellow log-opponent colour, log brightness, and the
-    magnitude of the gradient of log brightness along 0°, 90°, 45° and 135° (Sobel
-    responses, steered), each times :data:`CHANNEL_WEIGHTS`.
+    Channels: R, G, B (linear: their cell means do not change when the image is blurred
+    by less than a cell), and the magnitude of the gradient of log brightness (Sobel
+    responses through :func:`cvtool.correlate`, steered to 0°, 90°, 45° and 135°; the
+    logarithm makes it indifferent to the lighting's strength).
 
     Examples
     --------
     >>> f = pixel_features(np.full((4, 4, 3), 0.5, np.float32))
-    >>> f.shape, float(abs(f[..., 0]).max()), float(f[..., 3:].max())
-    ((4, 4, 7), 0.0, 0.0)
+    >>> f.shape, float(f[..., :3].min()), float(f[..., 3:].max())
+    ((4, 4, 7), 0.5, 0.0)
     """
     h, w = rgb.shape[:2]
     out = np.empty((h, w, 7), np.float32)
-    logs = np.log(rgb + np.float32(LOG_OFFSET))
-    lr, lg, lb = logs[..., 0], logs[..., 1], logs[..., 2]
-    out[..., 0] = lr - lg
-    out[..., 1] = lb - 0.5 * (lr + lg)
-    bright = (lr + lg + lb) / 3
-    out[..., 2] = bright
+    out[..., :3] = rgb
+    bright = np.log(rgb @ np.full(3, 1 / 3, np.float32) + np.float32(LOG_OFFSET))
     gx = correlate(bright, _SOBEL_X, padding="clamp")
     gy = correlate(bright, _SOBEL_X.T, padding="clamp")
     # Gradient energy by orientation: the magnitude of the gradient's component along 0°,
@@ -191,6 +194,31 @@ def pixel_features(rgb: np.ndarray) -> np.ndarray:
     diag = np.float32(math.sqrt(0.5))
     np.abs((gx + gy) * diag, out=out[..., 5])
     np.abs((gx - gy) * diag, out=out[..., 6])
+    return out
+
+
+def cell_features(cells: np.ndarray) -> np.ndarray:
+    """Features of cells (..., 7) from the cell means of :func:`pixel_features`.
+
+    Red–green and blue–yellow log-opponent colour and log brightness of the cell's mean
+    colour (a gain on a channel, a colour cast, becomes an offset that each part's mean
+    removal cancels), and the shares of the gradient energy in each orientation (so
+    blur, which weakens edges without turning them, changes them little), each times
+    :data:`CHANNEL_WEIGHTS`.
+
+    Examples
+    --------
+    >>> c = cell_features(np.array([[0.5, 0.5, 0.5, 1.0, 0.0, 0.0, 0.0]]))
+    >>> [round(float(v), 3) for v in c[0]][:2]
+    [0.0, 0.0]
+    """
+    logs = np.log(cells[..., :3] + LOG_OFFSET)
+    out = np.empty(cells.shape, np.float64)
+    out[..., 0] = logs[..., 0] - logs[..., 1]
+    out[..., 1] = logs[..., 2] - 0.5 * (logs[..., 0] + logs[..., 1])
+    out[..., 2] = logs.mean(axis=-1)
+    energy = cells[..., 3:].sum(axis=-1, keepdims=True)
+    out[..., 3:] = cells[..., 3:] / (energy + GRADIENT_FLOOR)
     out *= CHANNEL_WEIGHTS
     return out
 
@@ -244,6 +272,19 @@ class _Pose:
     whole_zero: np.ndarray
     whole_energy: float
     box: tuple[float, float]  # height, width of the grid in template pixels
+    linear: np.ndarray = None  # (rows·cols·7) × (P + P·7): numerators, then channel sums
+    square: np.ndarray = None  # (rows·cols·7) × P: sums of squares
+
+    def __post_init__(self) -> None:
+        p, rows, cols = self.parts.shape
+        channels = self.features.shape[2]
+        k = rows * cols * channels
+        spread = np.zeros((p, channels, rows, cols, channels))
+        for c in range(channels):
+            spread[:, c, :, :, c] = self.parts
+        self.linear = np.concatenate([self.zero.reshape(p, k), spread.reshape(p * channels, k)]
+                                     ).T.copy()
+        self.square = np.repeat(self.parts[..., None], channels, axis=3).reshape(p, k).T.copy()
 
 
 class RobustTemplate:
@@ -270,13 +311,20 @@ class RobustTemplate:
         if self.cell < 1.0:
             self.cell = 1.0
         # Part label of each pixel (bands of the character's height).
-        labels = np.zeros(mask.shape, np.float64)
+        # Bands from top to bottom, each cut into PART_COLUMNS side by side (about the
+        # character's centre of mass): a hidden side or a swung arm costs only its share.
+        band = np.zeros(mask.shape, np.intp)
         yy = (np.arange(mask.shape[0]) + 0.5 - top) / (bottom - top)
         for index, (_, start, end, _) in enumerate(PARTS):
-            labels[(yy >= start) & (yy < end)] = index
-        labels[yy >= 1.0] = len(PARTS) - 1
-        self.labels = labels
-        self.weights = np.array([p[3] for p in PARTS], np.float64)
+            band[(yy >= start) & (yy < end)] = index
+        band[yy >= 1.0] = len(PARTS) - 1
+        centre = float((mask.sum(axis=0) * np.arange(mask.shape[1])).sum() / mask.sum())
+        xx = np.arange(mask.shape[1]) + 0.5 - (centre + 0.5)
+        width = max(1.0, (right - left) / 2)
+        column = np.clip(np.floor((xx / width + 1) * PART_COLUMNS / 2), 0, PART_COLUMNS - 1)
+        self.labels = band * PART_COLUMNS + column.astype(np.intp)[None, :]
+        self.n_parts = len(PARTS) * PART_COLUMNS
+        self.weights = np.repeat([p[3] for p in PARTS], PART_COLUMNS).astype(np.float64)
         self.weights /= self.weights.sum()
         self.fill = np.median(np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]]), axis=0)
         self._poses: dict[float, _Pose] = {}
@@ -290,10 +338,10 @@ class RobustTemplate:
         return found
 
     def _make_pose(self, angle: float) -> _Pose:
-        onehot = np.stack([(self.labels == i) * self.mask for i in range(len(PARTS))], axis=2)
+        onehot = np.stack([(self.labels == i) * self.mask for i in range(self.n_parts)], axis=2)
         stack = np.concatenate([self.rgb.astype(np.float64), self.mask[..., None], onehot],
                                axis=2)
-        fill = np.concatenate([self.fill, np.zeros(1 + len(PARTS))])
+        fill = np.concatenate([self.fill, np.zeros(1 + self.n_parts)])
         turned = _rotate(stack, angle, fill)
         rgb = turned[..., :3].astype(np.float32)
         mask = turned[..., 3]
@@ -315,7 +363,7 @@ class RobustTemplate:
             parts = np.pad(parts, pad)
         ys = _bounds(np.array([top]), self.cell, n_rows, feats.shape[0])
         xs = _bounds(np.array([left]), self.cell, n_cols, feats.shape[1])
-        cells = _grid_means(_integral(feats), ys, xs)[0, 0]
+        cells = cell_features(_grid_means(_integral(feats), ys, xs)[0, 0])
         part_cells = _grid_means(_integral(parts), ys, xs)[0, 0]
         part_cells = np.moveaxis(part_cells, 2, 0)  # P × rows × cols
         zero, energy = _zero_mean(cells, part_cells)
@@ -346,6 +394,14 @@ def _grid_means(table: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray
     sums = bands[:, :, xs[:, 1:]] - bands[:, :, xs[:, :-1]]  # A × rows × B × cols × C
     sums = np.moveaxis(sums, 2, 1)  # A × B × rows × cols × C
     area = (np.diff(ys, axis=1)[:, None, :, None] * np.diff(xs, axis=1)[None, :, None, :])
+    return sums / np.maximum(area, 1)[..., None]
+
+
+def _lattice_means(table: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """Means of the cells ``[ys[a, 0], ys[a, 1]) × [xs[b, 0], xs[b, 1])``: A × B × C."""
+    rows = table[ys[:, 1]] - table[ys[:, 0]]  # A × (W + 1) × C
+    sums = rows[:, xs[:, 1]] - rows[:, xs[:, 0]]  # A × B × C
+    area = np.diff(ys, axis=1)[:, 0][:, None] * np.diff(xs, axis=1)[:, 0][None, :]
     return sums / np.maximum(area, 1)[..., None]
 
 
@@ -391,6 +447,7 @@ class _Candidate:
     angle: float
     y: float  # top-left of the grid, scene pixels
     x: float
+    parts: tuple = ()  # each part's score (after its move), once refined
 
 
 def _check_scales(scales: Sequence[float] | None) -> list[float]:
@@ -406,11 +463,22 @@ def _check_scales(scales: Sequence[float] | None) -> list[float]:
     return sorted(set(values))
 
 
-def _cell_maps(features: np.ndarray, cell: float) -> tuple[np.ndarray, float, float]:
-    """Scene features averaged over cells of ``cell`` pixels: the map and its cell sizes."""
-    h, w = features.shape[:2]
+def _cell_maps(features: np.ndarray | list[np.ndarray], cell: float,
+               ) -> tuple[np.ndarray, float, float]:
+    """Scene features averaged over cells of ``cell`` pixels: the map and its cell sizes.
+
+    ``features`` may be a pyramid (full size, then halved, ...): cells of at least 4
+    pixels are averaged from a halved level (each cell still spans 2 or more of its
+    pixels), which is 4 times less work.
+    """
+    levels = features if isinstance(features, list) else [features]
+    h, w = levels[0].shape[:2]
     rows, cols = max(1, int(round(h / cell))), max(1, int(round(w / cell)))
-    return resize(features, (rows, cols)), h / rows, w / cols
+    level = 0
+    while level + 1 < len(levels) and cell >= 2 ** (level + 2):
+        level += 1
+    source = levels[level]
+    return cell_features(resize(source, (rows, cols))), h / rows, w / cols
 
 
 def _whole_scores(maps: np.ndarray, poses: list[_Pose], workers: int) -> list[np.ndarray]:
@@ -469,11 +537,14 @@ def _nominate(features: np.ndarray, template: RobustTemplate, scales: list[float
     """Coarse search over every scale and angle: the ``count`` best, mutually apart, places."""
     found: list[_Candidate] = []
     poses = [template.pose(a) for a in angles]
+    pyramid = [features]
+    while len(pyramid) < 3 and min(pyramid[-1].shape[:2]) >= 64:
+        pyramid.append(pyramid_down(pyramid[-1]))
     for scale in scales:
         cell = template.cell * scale
         if cell < 1.0:
             continue
-        maps, cell_h, cell_w = _cell_maps(features, cell)
+        maps, cell_h, cell_w = _cell_maps(pyramid, cell)
         scores = _whole_scores(maps, poses, workers)
         for pose, score in zip(poses, scores, strict=True):
             if score is None:
@@ -508,24 +579,53 @@ def _overlap(a, b) -> float:
 
 def _part_scores(windows: np.ndarray, pose: _Pose) -> np.ndarray:
     """Exact masked ZNCC of each part at each window: ``windows`` is (..., rows, cols, 7),
-    the result (..., P), in [-1, 1] (0 for flat windows)."""
+    the result (..., P), in [-1, 1] (0 for flat windows).
+
+    Two matrix products do all the sums: the windows times one matrix give every part's
+    numerator and per-channel sums, their squares times another every part's sum of
+    squares.
+    """
     lead = windows.shape[:-3]
-    k = windows.shape[-3] * windows.shape[-2]
-    flat_windows = windows.reshape(-1, k, windows.shape[-1])
-    parts = pose.parts.reshape(len(pose.parts), k)  # P × k
-    n = parts.sum(axis=1)
-    num = flat_windows.reshape(len(flat_windows), -1) @ pose.zero.reshape(len(parts), -1).T
-    sums = np.swapaxes(flat_windows, 1, 2) @ parts.T  # N × C × P
-    squares = np.einsum("nkc,nkc->nk", flat_windows, flat_windows) @ parts.T  # N × P
-    energy = squares - np.einsum("ncp,ncp->np", sums, sums) / np.maximum(n, 1e-12)
+    flat_windows = np.ascontiguousarray(windows, dtype=np.float64).reshape(
+        -1, pose.linear.shape[0])
+    p = len(pose.parts)
+    n = pose.parts.sum(axis=(1, 2))
+    both = _small_products(flat_windows, pose.linear)  # N × (P + P·C)
+    num = both[:, :p]
+    sums = both[:, p:].reshape(len(flat_windows), p, -1)
+    squares = _small_products(flat_windows * flat_windows, pose.square)  # N × P
+    energy = squares - np.einsum("npc,npc->np", sums, sums) / np.maximum(n, 1e-12)
     flat = (energy <= FLAT_ENERGY) | (pose.energy <= FLAT_ENERGY)
     score = num / np.sqrt(np.where(flat, 1.0, energy * pose.energy))
     score = np.where(flat, 0.0, np.clip(score, -1.0, 1.0))
-    return score.reshape(lead + (len(parts),))
+    return score.reshape(lead + (p,))
+
+
+#: OpenBLAS runs a matrix product on one thread when m·n·k is below 4 × 65536
+#: (``GEMM_MULTITHREAD_THRESHOLD`` × ``SMP_THRESHOLD_MIN`` in its interface/gemm.c). Our
+#: products are small and already run on our own threads, one candidate each; waking
+#: BLAS threads for them made the search 3× slower in CPU time on a busy 2-core machine.
+_BLAS_SINGLE_THREAD_WORK = 4 * 65536
+
+
+def _small_products(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` in row blocks small enough for BLAS to keep to the calling thread."""
+    rows = max(1, _BLAS_SINGLE_THREAD_WORK // max(1, a.shape[1] * b.shape[1]))
+    if len(a) <= rows:
+        return a @ b
+    out = np.empty((len(a), b.shape[1]))
+    for start in range(0, len(a), rows):
+        np.matmul(a[start:start + rows], b, out=out[start:start + rows])
+    return out
 
 
 #: Part shifts tried by the deformation, in cells, and what each costs.
 _SHIFTS = np.array([-1.0, 0.0, 1.0])
+
+
+def _combine(parts: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The score from the parts' scores (last axis): their weighted sum, in [0, 1]."""
+    return np.clip(parts, 0.0, 1.0) @ weights
 
 
 def _scan(features: np.ndarray, template: RobustTemplate, pose: _Pose, scale: float,
@@ -558,14 +658,31 @@ def _scan(features: np.ndarray, template: RobustTemplate, pose: _Pose, scale: fl
     h, w = features.shape[:2]
     crop = features[max(y_lo, 0):min(y_hi, h), max(x_lo, 0):min(x_hi, w)]
     if crop.shape[0] < 1 or crop.shape[1] < 1:
-        return -1.0, top0, left0
+        return -1.0, top0, left0, ()
     pad = ((max(0, -y_lo), max(0, y_hi - h)), (max(0, -x_lo), max(0, x_hi - w)), (0, 0))
     if any(v for pair in pad[:2] for v in pair):
         crop = np.pad(crop, pad, mode="edge")
     table = _integral(crop)
-    ys = _bounds(top0 - y_lo + moves, cell, ph, crop.shape[0])
-    xs = _bounds(left0 - x_lo + moves, cell, pw, crop.shape[1])
-    per_part = np.clip(_part_scores(_grid_means(table, ys, xs), pose), 0.0, 1.0)
+    if shift is None:
+        ys = _bounds(top0 - y_lo + moves, cell, ph, crop.shape[0])
+        xs = _bounds(left0 - x_lo + moves, cell, pw, crop.shape[1])
+        windows = cell_features(_grid_means(table, ys, xs))
+    else:
+        # On a lattice of 1/shift cell, window k's cell i starts at lattice point
+        # k + shift * i: every distinct cell is pooled once, and the windows are views.
+        lattice = cell / shift
+        n = len(offsets)
+        points = (n - 1) + shift * (max(ph, pw) - 1) + 1
+        starts_y = top0 - y_lo + offsets[0] + np.arange(points) * lattice
+        starts_x = left0 - x_lo + offsets[0] + np.arange(points) * lattice
+        ys = _bounds(starts_y[:n + shift * (ph - 1)], cell, 1, crop.shape[0])
+        xs = _bounds(starts_x[:n + shift * (pw - 1)], cell, 1, crop.shape[1])
+        cells = cell_features(_lattice_means(table, ys, xs))
+        s0, s1, s2 = cells.strides
+        windows = np.lib.stride_tricks.as_strided(
+            cells, (n, n, ph, pw, cells.shape[2]), (s0, s1, shift * s0, shift * s1, s2),
+            writeable=False)
+    per_part = np.clip(_part_scores(windows, pose), 0.0, 1.0)
     if shift is None:
         n = len(offsets)
         per_part = per_part.reshape(n, 3, n, 3, -1)
@@ -583,9 +700,10 @@ def _scan(features: np.ndarray, template: RobustTemplate, pose: _Pose, scale: fl
                 np.maximum(best_part, moved - DEFORMATION_COST * (dy * dy + dx * dx),
                            out=best_part)
         anchors = offsets[shift:shift + m]
-    total = best_part @ template.weights
+    total = _combine(best_part, template.weights)
     iy, ix = np.unravel_index(int(np.argmax(total)), total.shape)
-    return float(total[iy, ix]), top0 + anchors[iy], left0 + anchors[ix]
+    return (float(total[iy, ix]), top0 + anchors[iy], left0 + anchors[ix],
+            tuple(float(v) for v in best_part[iy, ix]))
 
 
 def _refine(features: np.ndarray, template: RobustTemplate, cand: _Candidate,
@@ -614,10 +732,10 @@ def _refine(features: np.ndarray, template: RobustTemplate, cand: _Candidate,
             shift = lattice
         for delta in angle_offsets:
             pose = template.pose(cand.angle + delta)
-            value, top, left = _scan(features, template, pose, scale, centre_y, centre_x,
-                                     offsets, shift)
+            value, top, left, parts = _scan(features, template, pose, scale, centre_y,
+                                            centre_x, offsets, shift)
             if value > best.score:
-                best = _Candidate(value, scale, pose.angle, top, left)
+                best = _Candidate(value, scale, pose.angle, top, left, parts)
     return best
 
 
@@ -631,6 +749,40 @@ def _check_threshold(threshold: float) -> float:
         raise UsageError(f"threshold must be between 0 and 1 for the robust method, got "
                          f"{value}", parameter="threshold")
     return value
+
+
+def _search(rgb: np.ndarray, prepared: RobustTemplate, scale_list: list[float],
+            angle_list: list[float], top_k: int, workers: int) -> list[_Candidate]:
+    """Every refined candidate, best first (before suppression and threshold)."""
+    features = pixel_features(rgb)
+    h, w = rgb.shape[:2]
+    count = max(20, int(round(CANDIDATES_PER_MEGAPIXEL * h * w / 1.92e6)), 4 * top_k)
+    fitting = [s for s in scale_list
+               if prepared.bbox[2] * s <= h and prepared.bbox[3] * s <= w]
+    if not fitting:
+        raise ProcessingError(
+            f"template {prepared.size[1]}x{prepared.size[0]} is larger than the scene "
+            f"{w}x{h} at every scale searched", parameter="template")
+    candidates = _nominate(features, prepared, fitting, angle_list, count, workers)
+    step = _neighbour_ratio(fitting)
+    factors = (1.0,) if step is None else (step ** -0.5, 1.0, step ** 0.5)
+    offsets = (0.0,) if len(angle_list) == 1 else (-ANGLE_STEP / 2, 0.0, ANGLE_STEP / 2)
+    # Three rounds, each on fewer candidates: parts at half-cell offsets where the coarse
+    # search put them; then quarter-cell offsets, nearby scales and angles for the best; then the
+    # best few aligned to the pixel (which decides the score of exact copies).
+    refined = map_threads(lambda c: _refine(features, prepared, c, (1.0,), (0.0,), 2),
+                          candidates, workers)
+    refined.sort(key=lambda c: -c.score)
+    head = min(len(refined), REFINED_CANDIDATES + top_k)
+    refined[:head] = map_threads(lambda c: _refine(features, prepared, c, factors, offsets, 4),
+                                 refined[:head], workers)
+    refined.sort(key=lambda c: -c.score)
+    head = min(len(refined), 2 * top_k + 3)
+    quarter = (1.0,) if step is None else tuple(step ** (k / 4) for k in (-2, -1, 0, 1, 2))
+    refined[:head] = map_threads(lambda c: _refine(features, prepared, c, quarter, (0.0,),
+                                                   None), refined[:head], workers)
+    refined.sort(key=lambda c: -c.score)
+    return refined
 
 
 def find_robust(scene: np.ndarray, template: np.ndarray | RobustTemplate, *,
@@ -690,35 +842,7 @@ def find_robust(scene: np.ndarray, template: np.ndarray | RobustTemplate, *,
     angle_list = list(DEFAULT_ANGLES if angles is None else angles)
     workers = resolve_workers(workers)
     prepared = prepare_robust(template)
-    rgb = _rgb01(scene, "scene")
-    features = pixel_features(rgb)
-    h, w = rgb.shape[:2]
-    count = max(20, int(round(CANDIDATES_PER_MEGAPIXEL * h * w / 1.92e6)), 4 * top_k)
-    fitting = [s for s in scale_list
-               if prepared.bbox[2] * s <= h and prepared.bbox[3] * s <= w]
-    if not fitting:
-        raise ProcessingError(
-            f"template {prepared.size[1]}x{prepared.size[0]} is larger than the scene "
-            f"{w}x{h} at every scale searched", parameter="template")
-    candidates = _nominate(features, prepared, fitting, angle_list, count, workers)
-    step = _neighbour_ratio(fitting)
-    factors = (1.0,) if step is None else (step ** -0.5, 1.0, step ** 0.5)
-    offsets = (0.0,) if len(angle_list) == 1 else (-ANGLE_STEP / 2, 0.0, ANGLE_STEP / 2)
-    # Three rounds, each on fewer candidates: parts at quarter-cell offsets where the
-    # coarse search put them; then nearby scales and angles for the best; then the
-    # best few aligned to the pixel (which decides the score of exact copies).
-    refined = map_threads(lambda c: _refine(features, prepared, c, (1.0,), (0.0,), 4),
-                          candidates, workers)
-    refined.sort(key=lambda c: -c.score)
-    head = min(len(refined), REFINED_CANDIDATES + top_k)
-    refined[:head] = map_threads(lambda c: _refine(features, prepared, c, factors, offsets, 4),
-                                 refined[:head], workers)
-    refined.sort(key=lambda c: -c.score)
-    head = min(len(refined), 2 * top_k + 3)
-    quarter = (1.0,) if step is None else tuple(step ** (k / 4) for k in (-2, -1, 0, 1, 2))
-    refined[:head] = map_threads(lambda c: _refine(features, prepared, c, quarter, (0.0,),
-                                                   None), refined[:head], workers)
-    refined.sort(key=lambda c: -c.score)
+    refined = _search(_rgb01(scene, "scene"), prepared, scale_list, angle_list, top_k, workers)
     matches: list[Match] = []
     kept: list[_Candidate] = []
     best = None
