@@ -259,6 +259,22 @@ def test_failure_leaves_nothing_behind(tmp_path, monkeypatch):
     assert (tmp_path / "out.tif").read_bytes() == b"old"
 
 
+def test_outputs_get_the_usual_permissions(tmp_path):
+    """Outputs are written under private temporary names, but published with the
+    permissions any new file gets (0666/0777 less the umask), as other cvtool outputs."""
+    import stat
+
+    np.save(tmp_path / "in.npy", np.zeros((8, 8), np.uint8))
+    mask = os.umask(0o022)
+    try:
+        for name in ("o.tif", "o.npy", "o.zarr"):
+            filter_chunked(tmp_path / "in.npy", tmp_path / name, [[1.0]])
+            mode = stat.S_IMODE(os.stat(tmp_path / name).st_mode)
+            assert mode == (0o755 if name.endswith(".zarr") else 0o644), (name, oct(mode))
+    finally:
+        os.umask(mask)
+
+
 def test_existing_zarr_output_is_replaced_whole(tmp_path):
     """Writing over an existing .zarr replaces it (no chunk of the old array survives)."""
     import zarr
