@@ -44,6 +44,13 @@ def test_float_tiff_round_trip(tmp_path):
     np.testing.assert_array_equal(io.read_image(tmp_path / "f.tif"), image)
 
 
+def test_boolean_npy_reads_as_8_bit(tmp_path):
+    """A bool mask saved with NumPy reads as 0/1 uint8, a pixel type every command handles."""
+    np.save(tmp_path / "m.npy", np.array([[True, False]]))
+    image = io.read_image(tmp_path / "m.npy")
+    assert image.dtype == np.uint8 and image.tolist() == [[1, 0]]
+
+
 def test_npy_object_array_is_refused_without_unpickling(tmp_path):
     """An object array would need pickle; we refuse it instead of running what it contains."""
     path = tmp_path / "evil.npy"
@@ -130,6 +137,19 @@ def test_failed_write_leaves_nothing_behind(tmp_path):
     with pytest.raises(ProcessingError, match="cannot write"):
         io.write_image(tmp_path / "missing" / "a.png", np.zeros((2, 2), np.uint8))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    """The temporary file is private (0600) while written; the result gets 0666 minus the
+    umask, as a plain open() would give it, not the temporary file's 0600."""
+    old = os.umask(0o022)
+    try:
+        io.write_image(tmp_path / "a.png", np.zeros((2, 2), np.uint8))
+    finally:
+        os.umask(old)
+    from cvtool.io import atomic
+    assert os.stat(tmp_path / "a.png").st_mode & 0o777 == atomic._FILE_MODE
+    assert atomic._FILE_MODE & 0o044  # readable by others under the usual umask
 
 
 def test_write_replaces_existing_file_by_rename(tmp_path):
