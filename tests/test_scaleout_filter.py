@@ -275,6 +275,26 @@ def test_outputs_get_the_usual_permissions(tmp_path):
         os.umask(mask)
 
 
+def test_interrupt_leaves_nothing_behind(tmp_path, monkeypatch):
+    """Ctrl-C (KeyboardInterrupt) in the middle of the tiles: the interrupt goes on up to the
+    caller (which exits 130) and the temporary output is gone."""
+    np.save(tmp_path / "in.npy", np.zeros((64, 64), np.uint8))
+    real = chunked_filter.FilterJob.write
+    calls = {"n": 0}
+
+    def interrupted(self, tile):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(self, tile)
+
+    monkeypatch.setattr(chunked_filter.FilterJob, "write", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        filter_chunked(tmp_path / "in.npy", tmp_path / "out.zarr", np.ones((3, 3)), chunk=16,
+                       workers=1)
+    assert os.listdir(tmp_path) == ["in.npy"]
+
+
 def test_existing_zarr_output_is_replaced_whole(tmp_path):
     """Writing over an existing .zarr replaces it (no chunk of the old array survives)."""
     import zarr
