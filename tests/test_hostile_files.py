@@ -69,6 +69,27 @@ def test_truncated_image_is_an_error_not_a_partial_result(invoke, tmp_path, suff
     _one_error_line(result, f"cut{suffix}:")
 
 
+@pytest.mark.parametrize("command", [
+    ["correlate", "-k", "1", "-o", "{out}"], ["filter", "-n", "box", "-o", "{out}"],
+    ["entropy"], ["find-waldo", "-t", "{template}"], ["normalize", "-o", "{folder}"],
+])
+def test_empty_npy_is_refused_by_every_command(invoke, tmp_path, command):
+    """A 0x5 .npy: exit 1, one line naming the file, "image is empty", nothing written.
+
+    The library's filters may accept empty arrays (as SciPy's do); a file with no pixels is
+    still no image to any command, because read_image refuses it.
+    """
+    bad = tmp_path / "hollow.npy"
+    np.save(bad, np.zeros((0, 5), np.uint8))
+    template = tmp_path / "t.png"
+    io.write_image(template, np.zeros((2, 2), np.uint8))
+    fill = {"out": tmp_path / "o.png", "template": template, "folder": tmp_path / "normed"}
+    args = [command[0], bad, *(str(a).format(**fill) for a in command[1:])]
+    result = invoke(*args)
+    _one_error_line(result, "hollow.npy: image is empty")
+    assert not (tmp_path / "o.png").exists() and not any((tmp_path / "normed").glob("*"))
+
+
 def test_truncated_npy_is_named_as_such(invoke, tmp_path):
     data = (tmp_path / "whole.npy")
     np.save(data, _noise((40, 40)))
