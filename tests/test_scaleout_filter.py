@@ -74,6 +74,20 @@ def test_chunked_equals_in_memory(tmp_path, mode, shape, stride, channels, opera
     _close(got, expected)
 
 
+@pytest.mark.parametrize("kernel_shape", [(31, 31), (41, 17), (12, 12)])
+def test_large_kernels_whose_strategy_differs_per_tile(tmp_path, kernel_shape):
+    """Large kernels run through FFT-based strategies, whose rounding depends on the tile's
+    size: still within float32 rounding of the whole-image result (16-bit colour)."""
+    rng = np.random.default_rng(13)
+    image = rng.integers(0, 65536, (300, 260, 3), dtype=np.uint16)
+    kernel = rng.standard_normal(kernel_shape)
+    np.save(tmp_path / "in.npy", image)
+    expected = cvtool.correlate(image, kernel, padding="mirror")
+    filter_chunked(tmp_path / "in.npy", tmp_path / "out.npy", kernel, padding="mirror",
+                   out_range="raw", chunk=110)
+    _close(np.load(tmp_path / "out.npy"), expected)
+
+
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("shape", ["same", "valid", "full"])
 def test_tiny_tiles_inside_the_border(tmp_path, mode, shape):
