@@ -62,10 +62,9 @@ ANGLE_STEP = 10.0
 #: Default angles of the coarse search (degrees, counter-clockwise).
 DEFAULT_ANGLES = (-20.0, -10.0, 0.0, 10.0, 20.0)
 #: Parts: name, top and bottom of the band as fractions of the mask's height, weight.
-PARTS = (("hat", 0.0, 0.19, 0.3), ("face", 0.19, 0.34, 0.3), ("torso", 0.34, 0.62, 0.25),
-         ("legs", 0.62, 1.0, 0.15))
-#: Each band is cut into this many parts side by side.
-PART_COLUMNS = 2
+#: The last field: how many parts side by side the band is cut into.
+PARTS = (("hat", 0.0, 0.19, 0.3, 1), ("face", 0.19, 0.34, 0.3, 1),
+         ("torso", 0.34, 0.62, 0.25, 2), ("legs", 0.62, 1.0, 0.15, 2))
 #: Feature channels and their weights (so that each kind counts about equally).
 CHANNEL_WEIGHTS = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
 #: Added to R, G, B (as fractions of full scale) before their logarithm: keeps the
@@ -79,7 +78,7 @@ GRADIENT_FLOOR = 0.05
 BACKGROUND_TOLERANCE = 0.06
 PLAIN_BORDER_SHARE = 0.6
 #: Candidates refined per 1600×1200 pixels of scene (more in larger scenes).
-CANDIDATES_PER_MEGAPIXEL = 30
+CANDIDATES_PER_MEGAPIXEL = 120
 #: What moving a part by one cell costs (times the squared shift), against its score.
 DEFORMATION_COST = 0.02
 #: Candidates (beyond ``top_k``) searched again at nearby scales and angles.
@@ -274,6 +273,7 @@ class _Pose:
     box: tuple[float, float]  # height, width of the grid in template pixels
     linear: np.ndarray = None  # (rows·cols·7) × (P + P·7): numerators, then channel sums
     square: np.ndarray = None  # (rows·cols·7) × P: sums of squares
+    zero_sums: np.ndarray = None  # P × 7: each part's centred template, summed
 
     def __post_init__(self) -> None:
         p, rows, cols = self.parts.shape
@@ -285,6 +285,7 @@ class _Pose:
         self.linear = np.concatenate([self.zero.reshape(p, k), spread.reshape(p * channels, k)]
                                      ).T.copy()
         self.square = np.repeat(self.parts[..., None], channels, axis=3).reshape(p, k).T.copy()
+        self.zero_sums = self.zero.sum(axis=(1, 2))  # P × C
 
 
 class RobustTemplate:
@@ -311,21 +312,22 @@ class RobustTemplate:
         if self.cell < 1.0:
             self.cell = 1.0
         # Part label of each pixel (bands of the character's height).
-        # Bands from top to bottom, each cut into PART_COLUMNS side by side (about the
+        # Bands from top to bottom, the lower ones cut into parts side by side (about the
         # character's centre of mass): a hidden side or a swung arm costs only its share.
-        band = np.zeros(mask.shape, np.intp)
         yy = (np.arange(mask.shape[0]) + 0.5 - top) / (bottom - top)
-        for index, (_, start, end, _) in enumerate(PARTS):
-            band[(yy >= start) & (yy < end)] = index
-        band[yy >= 1.0] = len(PARTS) - 1
         centre = float((mask.sum(axis=0) * np.arange(mask.shape[1])).sum() / mask.sum())
         xx = np.arange(mask.shape[1]) + 0.5 - (centre + 0.5)
         width = max(1.0, (right - left) / 2)
-        column = np.clip(np.floor((xx / width + 1) * PART_COLUMNS / 2), 0, PART_COLUMNS - 1)
-        self.labels = band * PART_COLUMNS + column.astype(np.intp)[None, :]
-        self.n_parts = len(PARTS) * PART_COLUMNS
-        self.weights = np.repeat([p[3] for p in PARTS], PART_COLUMNS).astype(np.float64)
-        self.weights /= self.weights.sum()
+        labels = np.zeros(mask.shape, np.intp)
+        weights = []
+        for index, (_, start, end, weight, columns) in enumerate(PARTS):
+            rows_in = (yy >= start) & ((yy < end) | (index == len(PARTS) - 1))
+            column = np.clip(np.floor((xx / width + 1) * columns / 2), 0, columns - 1)
+            labels[rows_in] = len(weights) + column.astype(np.intp)[None, :]
+            weights += [weight / columns] * columns
+        self.labels = labels
+        self.n_parts = len(weights)
+        self.weights = np.array(weights) / sum(weights)
         self.fill = np.median(np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]]), axis=0)
         self._poses: dict[float, _Pose] = {}
 
@@ -366,9 +368,14 @@ class RobustTemplate:
         cells = cell_features(_grid_means(_integral(feats), ys, xs)[0, 0])
         part_cells = _grid_means(_integral(parts), ys, xs)[0, 0]
         part_cells = np.moveaxis(part_cells, 2, 0)  # P × rows × cols
-        zero, energy = _zero_mean(cells, part_cells)
         whole = part_cells.sum(axis=0)
         whole_zero, whole_energy = _zero_mean(cells, whole[None])
+        # Parts are centred on the whole character's mean, not their own: the hat keeps
+        # being redder than the rest of him (a part's own mean would forget that), while a
+        # colour cast or the light, common to the whole window, still cancels.
+        centred = cells - np.einsum("ij,ijc->c", whole, cells) / max(whole.sum(), 1e-12)
+        zero = part_cells[..., None] * centred
+        energy = np.einsum("pijc,ijc->p", zero, centred)
         return _Pose(angle, cells, part_cells, zero, energy, whole, whole_zero[0],
                      float(whole_energy[0]), (span_h, span_w))
 
@@ -578,23 +585,28 @@ def _overlap(a, b) -> float:
 
 
 def _part_scores(windows: np.ndarray, pose: _Pose) -> np.ndarray:
-    """Exact masked ZNCC of each part at each window: ``windows`` is (..., rows, cols, 7),
+    """Masked correlation of each part at each window: ``windows`` is (..., rows, cols, 7),
     the result (..., P), in [-1, 1] (0 for flat windows).
 
-    Two matrix products do all the sums: the windows times one matrix give every part's
+    Template and window are both centred on the whole character's (weighted) mean, each
+    channel apart, then each part's correlation is normalised over that part. Two matrix
+    products do all the sums: the windows times one matrix give every part's
     numerator and per-channel sums, their squares times another every part's sum of
-    squares.
+    squares; the centring is then applied to those sums.
     """
     lead = windows.shape[:-3]
     flat_windows = np.ascontiguousarray(windows, dtype=np.float64).reshape(
         -1, pose.linear.shape[0])
     p = len(pose.parts)
-    n = pose.parts.sum(axis=(1, 2))
+    n = pose.parts.sum(axis=(1, 2))  # P
     both = _small_products(flat_windows, pose.linear)  # N × (P + P·C)
-    num = both[:, :p]
-    sums = both[:, p:].reshape(len(flat_windows), p, -1)
+    raw = both[:, :p]
+    sums = both[:, p:].reshape(len(flat_windows), p, -1)  # N × P × C
     squares = _small_products(flat_windows * flat_windows, pose.square)  # N × P
-    energy = squares - np.einsum("npc,npc->np", sums, sums) / np.maximum(n, 1e-12)
+    mean = sums.sum(axis=1) / max(float(n.sum()), 1e-12)  # N × C: the whole window's
+    num = raw - mean @ pose.zero_sums.T  # sum(t' (x - mean)) = sum(t' x) - mean . sum(t')
+    energy = (squares - 2 * np.einsum("npc,nc->np", sums, mean)
+              + n[None, :] * np.einsum("nc,nc->n", mean, mean)[:, None])
     flat = (energy <= FLAT_ENERGY) | (pose.energy <= FLAT_ENERGY)
     score = num / np.sqrt(np.where(flat, 1.0, energy * pose.energy))
     score = np.where(flat, 0.0, np.clip(score, -1.0, 1.0))
