@@ -88,3 +88,10 @@ def test_nan_in_a_later_chunk_is_refused():
         to_pixel_type(values, "clip", np.dtype(np.uint8))
 
 
+
+
+def test_rescale_of_float32_results_near_their_limit_does_not_overflow():
+    """max - min of ±3e38 is past float32's range: rescale works in float64 and maps the two
+    ends to 0 and 255 (in float32 the span is inf, every value would map to 0 or be NaN)."""
+    values = np.array([-3e38, 0.0, 3e38], np.float32)
+    assert to_pixel_type(values, "rescale", np.dtype(np.uint8)).tolist() == [0, 128, 255]

@@ -149,7 +149,10 @@ def to_pixel_type(values: np.ndarray, mode: str, dtype: np.dtype) -> np.ndarray:
         if mode == "abs":
             np.abs(part, out=chunk)
         elif mode == "rescale":
-            np.subtract(part, offset, out=chunk)
+            # Copy first: subtract(part, offset) would compute in part's float32 (a Python
+            # float does not widen it) and overflow before the float64 output sees it.
+            chunk[...] = part
+            chunk -= offset
             chunk *= scale
         else:
             chunk[...] = part
