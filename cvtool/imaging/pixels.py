@@ -149,10 +149,9 @@ def to_pixel_type(values: np.ndarray, mode: str, dtype: np.dtype) -> np.ndarray:
         if mode == "abs":
             np.abs(part, out=chunk)
         elif mode == "rescale":
-            # Copy first: subtract(part, offset) would compute in part's float32 (a Python
-            # float does not widen it) and overflow before the float64 output sees it.
-            chunk[...] = part
-            chunk -= offset
+            # dtype= makes the subtraction itself float64: a Python float does not widen a
+            # float32 part, which would overflow before the float64 output saw the result.
+            np.subtract(part, offset, out=chunk, dtype=chunk.dtype)
             chunk *= scale
         else:
             chunk[...] = part
