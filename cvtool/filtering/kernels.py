@@ -7,8 +7,6 @@ line's job (:func:`cvtool.cli.grammar.parse_kernel`).
 from __future__ import annotations
 
 import math
-import re
-from fractions import Fraction
 
 import numpy as np
 
@@ -53,51 +51,6 @@ _FIXED: dict[str, np.ndarray] = {
     "lines-v": LINES_V, "lines-45": LINES_45, "lines-135": LINES_135, "sobel-x": SOBEL_X,
     "sobel-y": SOBEL_Y, "emboss": EMBOSS,
 }
-
-# ASCII only: \d would also accept other scripts' digits, which float() then parses.
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
-
-
-def parse_number(token: str, what: str = "kernel value") -> float:
-    """TRANSITIONAL (for ``matching/scales_text.py`` only; the grammar is ``cvtool.cli.grammar``).
-
-    One number as users type it: a decimal (``0.25``, ``-3``, ``1e-2``) or a fraction (``-1/8``).
-
-    The one grammar for kernels and every number list of the CLI (ASCII digits only; NaN,
-    infinities and division by zero refused). ``what`` names the value in the message.
-
-    Examples
-    --------
-    >>> parse_number("-1/8"), parse_number("2.5e1")
-    (-0.125, 25.0)
-    >>> parse_number("x", "--probs value")
-    Traceback (most recent call last):
-    ...
-    cvtool.errors.UsageError: --probs value 'x' is not a number
-    """
-    parts = token.split("/")
-    if len(parts) > 2 or not all(_NUMBER.fullmatch(p) for p in parts):
-        low = token.lower().lstrip("+-")
-        if low in ("nan", "inf", "infinity"):
-            raise UsageError(_not_finite(what, token))
-        raise UsageError(f"{what} '{token}' is not a number")
-    if len(parts) == 2:
-        num, den = Fraction(parts[0]), Fraction(parts[1])
-        if den == 0:
-            raise UsageError(f"{what} '{token}' divides by zero")
-        value = float(num / den)
-    else:
-        value = float(parts[0])
-    if not math.isfinite(value):
-        raise UsageError(_not_finite(what, token))
-    return value
-
-
-def _not_finite(what: str, token: str) -> str:
-    if what == "kernel value":
-        return "kernel contains NaN or infinity"
-    return f"{what} '{token}' is NaN or infinite"
-
 
 def normalize_kernel(kernel: np.ndarray) -> np.ndarray:
     """Divide a kernel by its sum, so that filtering keeps a flat image's brightness.
