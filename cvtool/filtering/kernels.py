@@ -15,7 +15,7 @@ from cvtool.errors import UsageError
 __all__ = [
     "KERNEL_ALIASES", "KERNEL_NAMES", "IDENTITY", "SHARPEN", "LAPLACIAN", "LINES_H", "LINES_V",
     "LINES_45", "LINES_135", "SOBEL_X", "SOBEL_Y", "EMBOSS", "box_kernel", "gaussian_kernel",
-    "is_zero_sum", "named_kernel", "normalize_kernel", "parse_number",
+    "is_zero_sum", "named_kernel", "normalize_kernel",
 ]
 
 
