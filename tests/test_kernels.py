@@ -29,7 +29,7 @@ def test_normalize_and_zero_sum():
 
 
 def test_names_in_contract_order():
-    """Names and aliases are those of CLI.md, each producing a 2-D float64 kernel."""
+    """Names and aliases are those of docs/cli.md, each producing a 2-D float64 kernel."""
     assert KERNEL_NAMES == ("identity", "box", "gaussian", "sharpen", "laplacian", "lines-h",
                             "lines-v", "lines-45", "lines-135", "sobel-x", "sobel-y", "emboss")
     assert KERNEL_ALIASES == {"edge": "laplacian"}
@@ -52,7 +52,7 @@ def test_names_in_contract_order():
     ("emboss", "-2 -1 0; -1 1 1; 0 1 2"),
 ])
 def test_fixed_kernels(name, text):
-    """Each fixed kernel is exactly the one written in CLI.md."""
+    """Each fixed kernel is exactly the one written in docs/cli.md."""
     rows = [[float(v) for v in row.split()] for row in text.split(";")]
     np.testing.assert_array_equal(named_kernel(name), np.array(rows))
 
