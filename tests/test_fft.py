@@ -110,7 +110,7 @@ def test_float64_stays_float64():
 
 
 def test_uint8_image_computes_in_float32():
-    """8-bit images are worked in float32, as the design notes ask."""
+    """8-bit images with a float32 kernel are worked in float32 (exact enough, twice as fast)."""
     image = np.full((10, 12), 200, dtype=np.uint8)
     got = fft_correlate_valid(image, np.ones((2, 2), dtype=np.float32))
     assert got.dtype == np.float32
