@@ -50,7 +50,7 @@ __all__ = ["DEFAULT_THRESHOLD", "find_robust", "robust_score_map", "character_ma
            "RobustTemplate", "prepare_robust", "DEFAULT_SCALES", "DEFAULT_ANGLES"]
 
 #: Least score reported by default (chosen on the benchmark's development split).
-DEFAULT_THRESHOLD = 0.5
+DEFAULT_THRESHOLD = 0.83
 #: The template's masked character spans this many cells from top to bottom.
 CELL_ROWS = 16
 #: Ratio between neighbouring scales of the default search.
@@ -82,7 +82,7 @@ CANDIDATES_PER_MEGAPIXEL = 120
 #: What moving a part by one cell costs (times the squared shift), against its score.
 DEFORMATION_COST = 0.02
 #: Candidates (beyond ``top_k``) searched again at nearby scales and angles.
-REFINED_CANDIDATES = 8
+REFINED_CANDIDATES = 16
 #: A part window whose features are (nearly) constant scores 0.
 FLAT_ENERGY = 1e-6
 
