@@ -532,7 +532,8 @@ def _local_maxima(score: np.ndarray, count: int, radius_y: int, radius_x: int,
         flat_index = int(np.argmax(work))
         y, x = divmod(flat_index, work.shape[1])
         value = float(work[y, x])
-        if not np.isfinite(value) or value <= 0:
+        # Keep one place even in a flat scene, so that there is a best score (0) to report.
+        if not np.isfinite(value) or (value <= 0 and out):
             break
         out.append((value, y, x))
         work[max(0, y - radius_y):y + radius_y + 1, max(0, x - radius_x):x + radius_x + 1] = -np.inf

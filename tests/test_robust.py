@@ -1,0 +1,156 @@
+"""The robust matcher: exact copies, a redrawn Waldo, look-alikes, flat scenes, determinism."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cvtool.errors import ProcessingError, UsageError
+from cvtool.matching.robust import (
+    DEFAULT_THRESHOLD,
+    character_mask,
+    find_robust,
+    prepare_robust,
+    robust_score_map,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks' renderer
+from benchmarks import waldo_world as ww  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def template():
+    return prepare_robust(ww.make_template())
+
+
+def _scene(seed: int, waldo_at=None, lookalikes: int = 6, size=(260, 360)):
+    """A small textured scene with look-alikes (striped shirts, no Waldo hat) and people,
+    plus, if ``waldo_at = (x, y, height, angle)``, Waldo in a new pose."""
+    rng = np.random.default_rng(seed)
+    h, w = size
+    scene = np.empty((h, w, 3), np.float32)
+    scene[:] = (190, 170, 130)
+    scene += rng.normal(0, 8, (h, w, 1)).astype(np.float32)
+    spots = []
+    for i in range(lookalikes):
+        fig = ww.Figure(hat="none", glasses=bool(i % 2), pose=(30.0, -10.0, 15.0, 0.0),
+                        hair=ww.HAIR[1])
+        if i % 3 == 2:
+            fig = ww.Figure(hat="striped", hat_colours=(ww.BLUE, ww.WHITE), glasses=True,
+                            shirt_colours=(ww.BLUE, ww.WHITE), trousers=ww.TROUSERS[1],
+                            pose=(-20.0, 40.0, 5.0, 20.0))
+        rgb, cov, _ = ww.render_figure(fig, rng.uniform(80, 100), rng.uniform(-5, 5))
+        for _ in range(50):
+            x, y = int(rng.integers(0, w - cov.shape[1])), int(rng.integers(0, h - cov.shape[0]))
+            box = (x, y, cov.shape[1], cov.shape[0])
+            if not any(ww._boxes_overlap(box, b, pad=4) for b in spots):
+                break
+        spots.append(box)
+        ww.composite(scene, rgb, cov, x, y)
+    truth = None
+    if waldo_at is not None:
+        x, y, height, angle = waldo_at
+        rgb, cov, _ = ww.render_figure(ww.waldo((50.0, 5.0, -5.0, 20.0)), height, angle)
+        scene[y:y + cov.shape[0], x:x + cov.shape[1]] = (190, 170, 130)  # a clearing
+        ww.composite(scene, rgb, cov, x, y)
+        truth = (x, y, cov.shape[1], cov.shape[0])
+    return np.clip(np.rint(scene), 0, 255).astype(np.uint8), truth
+
+
+def _centre_inside(match, box) -> bool:
+    cx, cy = match.x + match.width / 2, match.y + match.height / 2
+    return box[0] <= cx < box[0] + box[2] and box[1] <= cy < box[1] + box[3]
+
+
+def test_exact_copy_scores_at_least_095(template):
+    """The template pasted into a scene (an exact copy) is found where it is, scoring >= 0.95."""
+    scene, _ = _scene(1, lookalikes=3)
+    t = ww.make_template()
+    scene[60:60 + t.shape[0], 200:200 + t.shape[1]] = t
+    result = find_robust(scene, template, scales=[0.8, 1.0, 1.25])
+    m = result.matches[0]
+    assert m.score >= 0.95
+    assert (m.x, m.y) == (200 + template.bbox[1], 60 + template.bbox[0])
+
+
+def test_exact_crop_of_a_busy_scene(template):
+    """A crop of a textured scene (no plain background: the whole box votes) scores >= 0.95."""
+    scene, _ = _scene(2)
+    result = find_robust(scene, scene[40:140, 100:150], scales=[1.0], angles=[0.0])
+    assert result.matches[0].score >= 0.95
+    assert (result.matches[0].x, result.matches[0].y) == (100, 40)
+
+
+@pytest.mark.parametrize("height, angle", [(125.0, 12.0), (70.0, -8.0)])
+def test_finds_a_redrawn_waldo_among_lookalikes(template, height, angle):
+    """Waldo in another pose, size and angle among striped look-alikes is the best match,
+    above the default threshold (the template is another drawing, not a crop)."""
+    scene, truth = _scene(3, waldo_at=(220, 60, height, angle), size=(260, 380))
+    result = find_robust(scene, template)
+    assert result.matches, f"best was {result.best}"
+    assert _centre_inside(result.matches[0], truth)
+    assert result.matches[0].score >= DEFAULT_THRESHOLD
+
+
+def test_nothing_reported_among_lookalikes_only(template):
+    """A scene full of look-alikes (striped shirts, glasses, other hats) but no Waldo:
+    nothing reaches the default threshold."""
+    scene, _ = _scene(4, lookalikes=8, size=(260, 420))
+    result = find_robust(scene, template, top_k=5)
+    assert result.matches == [], result.matches
+
+
+def test_flat_scene_scores_zero_without_nan(template):
+    """A flat scene has nothing to find: score 0, no NaN, in map and search alike."""
+    flat = np.full((150, 120, 3), 77, np.uint8)
+    result = find_robust(flat, template)
+    assert result.matches == [] and result.best is not None and result.best.score == 0.0
+    heat = robust_score_map(flat, template)
+    assert np.isfinite(heat).all() and heat.max() == 0.0
+
+
+def test_scores_bounded_zero_one(template):
+    """Every reported score and the heatmap lie in [0, 1]."""
+    scene, _ = _scene(5, waldo_at=(30, 40, 96.0, 0.0))
+    result = find_robust(scene, template, threshold=0.0, top_k=5)
+    assert all(0.0 <= m.score <= 1.0 for m in result.matches)
+    heat = robust_score_map(scene, template)
+    assert heat.shape == (scene.shape[0] - template.size[0] + 1,
+                          scene.shape[1] - template.size[1] + 1)
+    assert 0.0 <= heat.min() and heat.max() <= 1.0
+
+
+def test_deterministic(template):
+    """The same inputs give the same matches, whatever the thread count."""
+    scene, _ = _scene(6, waldo_at=(200, 50, 110.0, 5.0))
+    one = find_robust(scene, template, top_k=3, workers=1)
+    two = find_robust(scene, ww.make_template(), top_k=3, workers=2)
+    assert one.matches == two.matches and one.best == two.best
+
+
+def test_alpha_marks_the_character():
+    """With alpha, the mask is the alpha; without, the plain grey background is cut away."""
+    rgba = ww.make_template(alpha=True)
+    np.testing.assert_allclose(character_mask(rgba), rgba[:, :, 3] / 255.0)
+    found = character_mask(ww.make_template()) > 0.5
+    truth = rgba[:, :, 3] > 127
+    assert (found == truth).mean() > 0.97
+
+
+@pytest.mark.parametrize("kwargs, parameter", [({"threshold": 1.5}, "threshold"),
+                                               ({"top_k": 0}, "top_k"),
+                                               ({"scales": [0.0]}, "scales")])
+def test_bad_arguments_name_the_parameter(kwargs, parameter):
+    """Usage errors name the core's parameter (the CLI maps it to its flag)."""
+    with pytest.raises(UsageError) as info:
+        find_robust(np.zeros((50, 50, 3), np.uint8), np.zeros((10, 10, 3), np.uint8), **kwargs)
+    assert info.value.parameter == parameter
+
+
+def test_template_larger_than_scene_is_a_processing_error(template):
+    """A template that fits at no scale is a data problem (exit 1), not a crash."""
+    with pytest.raises(ProcessingError):
+        find_robust(np.zeros((30, 30, 3), np.uint8), template, scales=[1.0])
