@@ -5,8 +5,8 @@ Usage: python scripts/make_robust_scenes.py [OUTDIR]   (default: sample_images)
 Writes ``robust_template.png`` (Waldo in his fixed pose on plain grey, with an alpha channel
 marking his pixels), and three 640×480 crowd scenes rendered by ``benchmarks/waldo_world.py``
 (each figure drawn anew, nothing resized or pasted): ``robust_scene_1.png`` (Waldo in
-another pose and turned), ``robust_scene_2.png`` (partly hidden behind an object) and
-``robust_scene_3.png`` (no Waldo, only look-alikes). Seeded: running it again gives the same
+another pose and turned 5–20°), ``robust_scene_2.png`` (another pose under a colour cast) and
+``robust_scene_3.png`` (no Waldo, many look-alikes). Seeded: running it again gives the same
 files. Writing PNGs uses OpenCV (scripts may; the cvtool core may not).
 """
 
@@ -22,7 +22,7 @@ from benchmarks.waldo_world import make_template, render_scene  # noqa: E402
 
 SEED = 424242
 SIZE = (480, 640)
-SCENES = (("robust_scene_1.png", "rotation", 0), ("robust_scene_2.png", "occlusion", 0),
+SCENES = (("robust_scene_1.png", "rotation", 0), ("robust_scene_2.png", "cast", 0),
           ("robust_scene_3.png", "negative", 0))
 
 
