@@ -278,6 +278,18 @@ def test_every_environment_variable_is_documented(sections) -> None:
     assert not missing, f"environment variables not in {REFERENCE}: {missing}"
 
 
+def test_robust_default_threshold_is_documented(sections) -> None:
+    """`--method robust` has its own default threshold, set in the core (it may be tuned): the
+    find-waldo option table states the value the core uses, so retuning cannot go unnoticed
+    even where --help shows no single default."""
+    from cvtool.matching.robust import DEFAULT_THRESHOLD
+
+    text = _doc_text_for("cvtool find-waldo", sections)
+    rows = [cell for names, cell in _option_rows(text) if "--threshold" in names]
+    assert rows, "no --threshold row for find-waldo"
+    assert any(f"`{DEFAULT_THRESHOLD:g}` (`robust`)" in cell for cell in rows), rows
+
+
 def _slug(heading: str) -> str:
     """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces to hyphens."""
     text = re.sub(r"[^\w\- ]", "", heading.lower())
