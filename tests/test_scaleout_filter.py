@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 import cvtool
 from cvtool import io
 from cvtool.errors import ProcessingError, UsageError
+from cvtool.imaging.pixels import to_pixel_type
 
 pytest.importorskip("zarr")
 pytest.importorskip("tifffile")
@@ -198,7 +199,7 @@ def test_pixel_mapping_equals_in_memory(tmp_path, out_range, suffix):
     np.save(tmp_path / "in.npy", image)
     kernel = np.array([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])
     values = cvtool.correlate(image, kernel, padding="clamp")
-    expected = io.to_pixel_type(values, out_range, np.dtype(np.uint16))
+    expected = to_pixel_type(values, out_range, np.dtype(np.uint16))
     result = filter_chunked(tmp_path / "in.npy", tmp_path / f"out{suffix}", kernel,
                             padding="clamp", out_range=out_range, chunk=40)
     assert result.dtype == np.uint16 and result.out_range == out_range
@@ -209,11 +210,22 @@ def test_pixel_mapping_equals_in_memory(tmp_path, out_range, suffix):
     del zarr
 
 
+def test_auto_out_range_follows_the_output(tmp_path):
+    """auto: raw for .npy and .zarr outputs (they keep numbers, sign and all), clip/abs for
+    an 8-bit input written to .tif, as the in-memory command decides."""
+    np.save(tmp_path / "in.npy", np.zeros((6, 6), np.uint8))
+    edge = np.array([[-1.0, 0, 1]])
+    for name, expected in (("o.npy", "raw"), ("o.zarr", "raw"), ("o.tif", "abs")):
+        result = filter_chunked(tmp_path / "in.npy", tmp_path / name, edge)
+        assert result.out_range == expected, name
+    assert filter_chunked(tmp_path / "in.npy", tmp_path / "b.tif", [[1.0]]).out_range == "clip"
+
+
 def test_rescale_map_matches_to_pixel_type():
     """map_pixels' rescale of one tile, given the whole result's min/max, is the same
-    arithmetic as io.to_pixel_type on the whole result (bit for bit)."""
+    arithmetic as to_pixel_type on the whole result (bit for bit)."""
     values = np.random.default_rng(7).standard_normal((50, 60)).astype(np.float32) * 1e3
-    expected = io.to_pixel_type(values, "rescale", np.dtype(np.uint8))
+    expected = to_pixel_type(values, "rescale", np.dtype(np.uint8))
     low, high = float(values.min()), float(values.max())
     got = map_pixels(values[10:30], "rescale", np.dtype(np.uint8), (low, high))
     np.testing.assert_array_equal(got, expected[10:30])
@@ -230,7 +242,7 @@ def test_alpha_is_carried_through(tmp_path):
                    stride=2, chunk=16)
     with stores.open_input(tmp_path / "out.tif") as back:
         got = back.read(0, 20, 0, 25)
-    colour = io.to_pixel_type(cvtool.correlate(image[..., :3], kernel, padding="mirror",
+    colour = to_pixel_type(cvtool.correlate(image[..., :3], kernel, padding="mirror",
                                                stride=2), "clip", np.dtype(np.uint8))
     assert np.abs(got[..., :3].astype(int) - colour).max() <= 1
     np.testing.assert_array_equal(got[..., 3], image[::2, ::2, 3])

@@ -38,6 +38,8 @@ from cvtool.filtering import SHAPES, anchor, correlate, working_dtype
 from cvtool.filtering.kernels import is_zero_sum
 from cvtool.imaging.color import full_scale, split_alpha, to_gray
 from cvtool.imaging.padding import canonical_padding, pad, pad_indices
+from cvtool.imaging.pixels import check_out_range, output_dtype, to_pixel_type
+from cvtool.pipelines.filter_image import out_range_for_file, split_pad_value
 from cvtool.scaleout.stores import (
     ChunkedImage,
     OutputStore,
@@ -308,7 +310,8 @@ def _extended_region(job: FilterJob, p0: int, p1: int, q0: int, q1: int) -> np.n
 
 def map_pixels(values: np.ndarray, mode: str, dtype: np.dtype,
                rescale: tuple[float, float] | None = None) -> np.ndarray:
-    """Map one tile to a pixel type as ``cvtool.io.to_pixel_type`` maps a whole image.
+    """Map one tile to a pixel type as :func:`cvtool.imaging.pixels.to_pixel_type` maps a
+    whole image.
 
     ``clip`` and ``abs`` are per pixel, so they are applied to the tile as they are.
     ``rescale`` needs the whole result's ``(low, high)`` (from a first pass over every tile);
@@ -320,10 +323,8 @@ def map_pixels(values: np.ndarray, mode: str, dtype: np.dtype,
     >>> map_pixels(np.array([1.0, 2.0, 3.0]), "rescale", np.dtype(np.uint8), (1.0, 3.0))
     array([  0, 128, 255], dtype=uint8)
     """
-    from cvtool import io
-
     if mode != "rescale":
-        return io.to_pixel_type(values, mode, dtype)
+        return to_pixel_type(values, mode, dtype)
     low, high = rescale
     dtype = np.dtype(dtype)
     if high - low <= 0:
@@ -358,23 +359,26 @@ def _check_chunk(chunk) -> int:
     return int(chunk)
 
 
-def _pad_values(values, colour_channels: int, has_alpha: bool, alpha_dtype) -> np.ndarray:
-    """The border per working channel: one value for every colour channel, or one per colour
-    channel, optionally followed by alpha's (whose border is otherwise opaque)."""
-    v = np.asarray(values, dtype=np.float64).reshape(-1)
-    opaque = full_scale(alpha_dtype) if has_alpha else None
-    if v.size == 1:
-        colour = np.repeat(v, colour_channels)
-        alpha = opaque
-    elif has_alpha and v.size == colour_channels + 1:
-        colour, alpha = v[:-1], v[-1]
-    elif v.size == colour_channels:
-        colour, alpha = v, opaque
-    else:
-        channels = colour_channels + has_alpha
-        raise ProcessingError(f"pad_value has {v.size} values but the image has {channels} "
-                              f"channel(s)", parameter="pad_value")
-    return np.append(colour, [] if alpha is None else [alpha])
+def _pad_values(values, colour: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """The border per working channel (colour channels, then alpha), split by the in-memory
+    pipeline's rule (:func:`cvtool.pipelines.filter_image.split_pad_value`)."""
+    flat = tuple(float(v) for v in np.asarray(values, dtype=np.float64).reshape(-1))
+    colour_value, alpha_value = split_pad_value(colour, alpha, flat)
+    channels = 1 if colour.ndim == 2 else colour.shape[2]
+    fill = np.broadcast_to(np.asarray(colour_value, np.float64), (channels,))
+    return np.append(fill, [] if alpha is None else [alpha_value])
+
+
+def _out_range_for(out_range: str, input_dtype: np.dtype, dst, zero_sum: bool) -> str:
+    """``out_range`` checked and resolved for ``dst`` as for an in-memory output; a ``.zarr``
+    keeps numbers as a ``.npy`` does (``auto`` is ``raw`` there)."""
+    zarr_out = os.fspath(dst).rstrip("/\\").lower().endswith(".zarr")
+    like = "output.npy" if zarr_out else os.fspath(dst)
+    from cvtool import io
+
+    check_out_range(out_range, keeps_floats=zarr_out or io.keeps_floats(like),
+                    output=os.fspath(dst))
+    return out_range_for_file(out_range.lower(), input_dtype, like, zero_sum)
 
 
 def plan_filter(src: str | os.PathLike | ChunkedImage, dst: str | os.PathLike, kernel, *,
@@ -392,9 +396,9 @@ def plan_filter(src: str | os.PathLike | ChunkedImage, dst: str | os.PathLike, k
                          parameter="shape")
     chunk = _check_chunk(chunk)
     check_output_path(dst)
-    from cvtool import io
-
-    out_range_mode = io.check_out_range(out_range, dst)
+    if not isinstance(out_range, str):
+        raise UsageError(f"out_range must be a string, got {out_range!r}", parameter="out_range")
+    resolved = _out_range_for(out_range, np.dtype(np.uint8), dst, False)  # checks it early
     source = src if isinstance(src, ChunkedImage) else open_input(src)
     sample = np.zeros((1, 1) + source.shape[2:], source.dtype)
     colour_sample, alpha_sample = split_alpha(sample)
@@ -402,8 +406,7 @@ def plan_filter(src: str | os.PathLike | ChunkedImage, dst: str | os.PathLike, k
         colour_sample = to_gray(colour_sample)
     has_alpha = alpha_sample is not None
     colour_channels = 1 if colour_sample.ndim == 2 else colour_sample.shape[2]
-    fill = _pad_values(pad_value if mode == "constant" else 0.0, colour_channels, has_alpha,
-                       source.dtype)
+    fill = _pad_values(pad_value if mode == "constant" else 0.0, colour_sample, alpha_sample)
     colour_fill = fill[:colour_channels]
     # The in-memory filter checks kernel, stride, padding rules and the pad value: ask it, on
     # a one-pixel image of the same layout, so that every rule stays written once.
@@ -434,9 +437,9 @@ def plan_filter(src: str | os.PathLike | ChunkedImage, dst: str | os.PathLike, k
         size = (height - kh + 1, width - kw + 1)
     out_shape = (math.ceil(size[0] / sy), math.ceil(size[1] / sx))
     tile = (max(1, chunk // sy), max(1, chunk // sx))
-    resolved = io.resolve_out_range(out_range_mode, source.dtype, dst, is_zero_sum(k))
+    resolved = _out_range_for(out_range, source.dtype, dst, is_zero_sum(k))
     dtype = working_dtype(colour_sample.dtype)
-    pixel_dtype = dtype if resolved == "raw" else io.output_dtype(source.dtype)
+    pixel_dtype = dtype if resolved == "raw" else output_dtype(source.dtype)
     return FilterJob(
         source=source, output=None, kernel=(k[::-1, ::-1] if flip else k), flip=flip,
         mode=mode, fill=fill.astype(dtype), widths=widths, stride=(sy, sx),
