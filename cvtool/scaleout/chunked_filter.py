@@ -406,7 +406,9 @@ def plan_filter(src: str | os.PathLike | ChunkedImage, dst: str | os.PathLike, k
         colour_sample = to_gray(colour_sample)
     has_alpha = alpha_sample is not None
     colour_channels = 1 if colour_sample.ndim == 2 else colour_sample.shape[2]
-    fill = _pad_values(pad_value if mode == "constant" else 0.0, colour_sample, alpha_sample)
+    fill = _pad_values(pad_value, colour_sample, alpha_sample)
+    if mode != "constant":  # zero/normalized borders are 0 for every plane, alpha included
+        fill = np.zeros_like(fill)
     colour_fill = fill[:colour_channels]
     # The in-memory filter checks kernel, stride, padding rules and the pad value: ask it, on
     # a one-pixel image of the same layout, so that every rule stays written once.
