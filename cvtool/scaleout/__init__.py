@@ -11,6 +11,18 @@ importing ``cvtool.scaleout`` itself imports none of them, so the CLI can call
   equal to the in-memory ``cvtool.correlate``/``convolve`` for every padding, shape and stride.
 - :mod:`cvtool.scaleout.chunked_match`: ZNCC search of a scene read chunk by chunk.
 - :mod:`cvtool.scaleout.cluster`: per-input work on a Dask distributed cluster.
+
+Entry points (each raises :class:`~cvtool.errors.UsageError` / ``ProcessingError`` naming the
+parameter, as the rest of the core):
+
+- ``require_extra(option)`` before anything else, for ``--chunked``/``--scheduler``;
+- ``stores.check_input_path(path)``, ``stores.check_output_path(path)``: usage errors up front;
+- ``chunked_filter.filter_chunked(src, dst, kernel, operation=, padding=, pad_value=, stride=,
+  shape=, out_range=, gray=, chunk=, workers=, progress=, scheduler=)`` -> ``ChunkedResult``;
+- ``chunked_match.search_chunked(scene, template, threshold=, top_k=, scales=, gray=, chunk=,
+  workers=, progress=)`` -> ``cvtool.matching.SearchResult``;
+- ``cluster.scheduler_address(address)``, ``cluster.shared_path(path)``, and
+  ``cluster.ClusterBatch(address).map(fn, items, common=)`` -> futures in input order.
 """
 
 from __future__ import annotations
