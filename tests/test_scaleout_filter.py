@@ -397,6 +397,16 @@ def test_bad_arguments_are_usage_errors(tmp_path, bad, parameter):
     assert os.listdir(tmp_path) == ["in.npy"]
 
 
+def test_missing_output_folder_fails_before_any_tile(tmp_path, monkeypatch):
+    """An output folder that does not exist is found before the tiles run (rescale would
+    otherwise compute a whole pass first): a processing error naming the folder."""
+    np.save(tmp_path / "in.npy", np.zeros((8, 8), np.uint8))
+    monkeypatch.setattr(chunked_filter.FilterJob, "values", None)  # any tile would fail
+    with pytest.raises(ProcessingError, match="does not exist"):
+        filter_chunked(tmp_path / "in.npy", tmp_path / "no" / "o.tif", [[1.0]],
+                       out_range="rescale")
+
+
 def test_valid_with_a_kernel_larger_than_the_image_is_a_processing_error(tmp_path):
     """As in memory: found in the data (exit 1), naming the shape."""
     np.save(tmp_path / "in.npy", np.zeros((4, 4), np.uint8))

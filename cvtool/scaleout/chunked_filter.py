@@ -399,6 +399,9 @@ def plan_filter(src: str | os.PathLike | ChunkedImage, dst: str | os.PathLike, k
     if not isinstance(out_range, str):
         raise UsageError(f"out_range must be a string, got {out_range!r}", parameter="out_range")
     resolved = _out_range_for(out_range, np.dtype(np.uint8), dst, False)  # checks it early
+    folder = os.path.dirname(os.path.abspath(os.fspath(dst).rstrip("/\\")))
+    if not os.path.isdir(folder):  # before any tile is computed (rescale's pass included)
+        raise ProcessingError(f"{dst}: cannot write (folder {folder} does not exist)")
     source = src if isinstance(src, ChunkedImage) else open_input(src)
     sample = np.zeros((1, 1) + source.shape[2:], source.dtype)
     colour_sample, alpha_sample = split_alpha(sample)
