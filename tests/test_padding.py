@@ -102,7 +102,7 @@ def test_normalized_pads_with_zeros():
     assert out.sum() == 4 and out[0, 0] == 0
 
 
-def test_lecture_row_examples():
+def test_padding_table_row_examples():
     """The row `a b c d` padded by two, as in the CLI table."""
     row = np.array([[1.0, 2.0, 3.0, 4.0]])
     w = ((0, 0), (2, 2))
