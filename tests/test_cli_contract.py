@@ -165,7 +165,7 @@ def test_unknown_names_get_a_did_you_mean(invoke, gray_png, tmp_path, args, need
     assert not any(tmp_path.glob("o*"))
 
 
-# --- sizes are width x height ----------------------------------------------------------------------
+# --- sizes are width x height --------------------------------------------------------------------
 
 
 def test_find_waldo_names_sizes_width_by_height(invoke, tmp_path):
@@ -188,7 +188,7 @@ def test_valid_shape_error_names_sizes_width_by_height(invoke, tmp_path):
     assert "kernel 6x1" in result.stderr and "image 4x10" in result.stderr
 
 
-# --- --format, kernel files ------------------------------------------------------------------------
+# --- --format, kernel files ----------------------------------------------------------------------
 
 
 def test_format_renames_a_batch_like_mogrify(invoke, gray_png, colour_png, tmp_path):
