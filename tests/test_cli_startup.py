@@ -72,10 +72,15 @@ def test_filter_list_needs_no_opencv():
     ("cvtool filter --pa", 2, ["--padding", "--pad-value"]),
     ("cvtool find-waldo --th", 2, ["--threshold"]),
     ("cvtool normalize --sa", 2, ["--save-stats"]),
+    ("cvtool filter -p mi", 3, ["mirror"]),
+    ("cvtool filter -n sobel", 3, ["sobel-x", "sobel-y"]),
+    ("cvtool correlate --out-range r", 3, ["rescale", "raw"]),
+    ("cvtool convolve --shape f", 3, ["full"]),
 ])
 def test_bash_completion_script_completes_commands_and_options(words, cword, expected):
     """The script of `cvtool --show-completion` (bash), sourced in a real bash and called as
-    bash calls it (COMP_WORDS, COMP_CWORD), suggests the subcommands and options."""
+    bash calls it (COMP_WORDS, COMP_CWORD), suggests subcommands, options and values (padding
+    modes, kernel names, out-range mappings and shapes, from the core's own tables)."""
     script = f"""
 source <(cvtool --show-completion)
 complete -p cvtool

@@ -27,6 +27,37 @@ __all__ = [
 DEFAULT_PADDING = "mirror"
 
 
+# Shell completion of values: the names come from the core's own tables, imported only when a
+# value is being completed (a <TAB> after -p pays for NumPy, a <TAB> after `cvtool fi` does not).
+
+def _starting(incomplete: str, names: Any) -> list[str]:
+    return [name for name in names if name.startswith(incomplete.lower())]
+
+
+def _complete_padding(incomplete: str) -> list[str]:
+    from cvtool.imaging.padding import PADDING_MODES
+
+    return _starting(incomplete, PADDING_MODES)
+
+
+def _complete_kernel_name(incomplete: str) -> list[str]:
+    from cvtool.filtering.kernels import KERNEL_NAMES
+
+    return _starting(incomplete, KERNEL_NAMES)
+
+
+def _complete_out_range(incomplete: str) -> list[str]:
+    from cvtool.imaging.pixels import OUT_RANGES
+
+    return _starting(incomplete, OUT_RANGES)
+
+
+def _complete_shape(incomplete: str) -> list[str]:
+    from cvtool.filtering import SHAPES
+
+    return _starting(incomplete, SHAPES)
+
+
 def output_option(metavar: str = "OUT", help: str | None = None, **kwargs: Any) -> Any:
     """The ``-o/--output`` option, with the metavar and help of one command."""
     return typer.Option(
@@ -37,7 +68,8 @@ def output_option(metavar: str = "OUT", help: str | None = None, **kwargs: Any) 
 
 def out_range_option(help: str) -> Any:
     """The ``--out-range`` option, with the help of one command (its ``auto`` differs)."""
-    return typer.Option("--out-range", metavar="auto|clip|abs|rescale|raw", help=help)
+    return typer.Option("--out-range", metavar="auto|clip|abs|rescale|raw", help=help,
+                        autocompletion=_complete_out_range)
 
 
 def format_option(metavar: str, help: str) -> Any:
@@ -84,7 +116,7 @@ Gray = Annotated[bool, typer.Option(
 # --- correlate, convolve, filter -----------------------------------------------------------------
 
 Padding = Annotated[str, typer.Option(
-    "-p", "--padding", metavar="MODE",
+    "-p", "--padding", metavar="MODE", autocompletion=_complete_padding,
     help="mirror (default, as OpenCV's BORDER_REFLECT_101), zero, constant, clamp, symmetric, "
          "wrap, extend or normalized (aliases: replicate/edge/nearest, reflect101, circular, "
          "odd).")]
@@ -94,6 +126,7 @@ PadValue = Annotated[str, typer.Option(
 Stride = Annotated[str, typer.Option(
     "-s", "--stride", metavar="S|SY,SX", help="Keep every S-th output sample (each >= 1).")]
 Shape = Annotated[str, typer.Option("--shape", metavar="same|valid|full",
+                                    autocompletion=_complete_shape,
                                     help="Output size before the stride.")]
 OutRange = Annotated[str, out_range_option(
     "How results map to the output's pixel type. auto: raw for .npy (and for a float input "
@@ -108,7 +141,8 @@ KernelSpec = Annotated[str, typer.Option(
 NormalizeKernel = Annotated[bool, typer.Option(
     "--normalize-kernel", help="Divide the kernel by its sum.")]
 KernelName = Annotated[str | None, typer.Option(
-    "-n", "--name", metavar="NAME", show_default=False, help="Kernel name; see --list.")]
+    "-n", "--name", metavar="NAME", show_default=False, autocompletion=_complete_kernel_name,
+    help="Kernel name; see --list.")]
 Size = Annotated[int | None, typer.Option(
     "--size", show_default=False, help="Size of box/gaussian.")]
 Sigma = Annotated[float | None, typer.Option(
