@@ -394,3 +394,16 @@ def test_local_entropy_window_larger_than_the_image(shape, window):
             p = counts / counts.sum()
             expected[i, j] = -(p * np.log2(p)).sum()
     np.testing.assert_allclose(local_entropy(image, window), expected, atol=1e-12)
+
+
+def test_kl_divergence_below_base_one_keeps_its_sign():
+    """A base below 1 flips the sign of every logarithm; KL is then ≤ 0, as SciPy computes it
+    (the clamp at 0 once turned such a divergence into 0)."""
+    from cvtool.measures.information import kl_divergence_logits
+
+    p, q = np.array([0.2, 0.8]), np.array([0.6, 0.4])
+    expected = scipy.stats.entropy(p, q, base=0.5)
+    assert expected < 0
+    assert kl_divergence(p, q, base=0.5) == pytest.approx(expected, rel=1e-12)
+    logits = np.log(q)
+    assert kl_divergence_logits(p, logits, base=0.5) == pytest.approx(expected, rel=1e-9)

@@ -257,7 +257,7 @@ def kl_divergence(p: Sequence[float] | np.ndarray, q: Sequence[float] | np.ndarr
     Returns
     -------
     float
-        ≥ 0; ``math.inf`` when q = 0 where p > 0.
+        ≥ 0 for a base above 1 (≤ 0 below 1); ``math.inf`` when q = 0 where p > 0.
 
     Examples
     --------
@@ -269,9 +269,10 @@ def kl_divergence(p: Sequence[float] | np.ndarray, q: Sequence[float] | np.ndarr
     b, pp, qq, mask = _pair(p, q, base, "p", "q")
     if np.any(qq[mask] == 0):
         return math.inf
-    terms = pp[mask] * log_base(pp[mask] / qq[mask], b)
-    # Gibbs' inequality: KL ≥ 0; rounding may leave a tiny negative.
-    return max(float(np.sum(terms)), 0.0)
+    terms = pp[mask] * np.log(pp[mask] / qq[mask])
+    # Gibbs' inequality: KL ≥ 0 in nats; rounding may leave a tiny negative. The clamp is
+    # taken before the change of base, whose sign flips for a base below 1.
+    return max(float(np.sum(terms)), 0.0) / math.log(b) + 0.0
 
 
 def _pair(target: Sequence[float] | np.ndarray, other: Sequence[float] | np.ndarray,
@@ -453,6 +454,6 @@ def kl_divergence_logits(target: Sequence[float] | np.ndarray,
     """
     b, t, z, mask = _pair(target, logits, base, "target", "logits")
     terms = t[mask] * (np.log(t[mask]) - log_softmax(z)[mask])
-    return max(float(np.sum(terms)) / math.log(b), 0.0)
+    return max(float(np.sum(terms)), 0.0) / math.log(b) + 0.0
 
 
