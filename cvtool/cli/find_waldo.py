@@ -11,10 +11,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cvtool.cli.options import (
+    Chunk,
+    Chunked,
     Gray,
     Heatmap,
     Jobs,
     Json,
+    Method,
     Quiet,
     Scales,
     Scenes,
@@ -27,11 +30,11 @@ from cvtool.cli.reporting import reporting_errors
 from cvtool.errors import ExitStatus, UsageError
 
 if TYPE_CHECKING:
-    import numpy as np
 
     from cvtool.matching import Match, SearchResult
+    from cvtool.pipelines.find_scene import FindSettings
 
-__all__ = ["find_waldo", "heatmap_pixels", "Settings", "parse_settings"]
+__all__ = ["find_waldo", "Settings", "parse_settings"]
 
 Annotated_ = Annotated[str | None, output_option(
     "ANNOTATED", "Write the scene with each match boxed and its score; a directory for several "
@@ -43,62 +46,27 @@ class Settings:
     """The options as values, checked by the matching core before any file is read."""
 
     template_path: str
-    threshold: float
-    top_k: int
-    scales: list[float]
-    gray: bool
+    find: FindSettings
+    chunked: bool = False
+    chunk: int = 4096
 
 
-def parse_settings(template: str, threshold: float, top_k: int, scales: str,
-                   gray: bool) -> Settings:
+def parse_settings(template: str, threshold: float | None, top_k: int, scales: str | None,
+                   gray: bool, method: str = "zncc", chunked: bool = False,
+                   chunk: int = 4096) -> Settings:
     """The options as :class:`Settings`; the core's own checks run on a tiny probe (exit 2).
 
-    Threshold, top-k and scale rules live in :mod:`cvtool.matching.search`; a search of a 4×4
-    zero scene costs microseconds and raises the same error a real search would, before any
-    image is read.
+    Method, threshold, top-k and scale rules live in the matching core
+    (:func:`cvtool.pipelines.find_scene.find_settings`); the threshold and scales left out
+    take the method's defaults.
     """
-    import numpy as np
+    from cvtool.cli.grammar import parse_scales, suggesting
+    from cvtool.pipelines.find_scene import METHODS, find_settings
 
-    from cvtool.cli.grammar import parse_scales
-    from cvtool.matching import search
-    from cvtool.matching.search import check_scales
-
-    values = check_scales(parse_scales(scales))
-    probe = np.zeros((4, 4), np.float32)
-    search(probe, probe[:2, :2], threshold=threshold, top_k=top_k, scales=[1.0], workers=1)
-    return Settings(template, float(threshold), int(top_k), values, gray)
-
-
-def heatmap_pixels(scores: np.ndarray, scene_shape: tuple[int, ...],
-                   template_shape: tuple[int, ...], target: str) -> np.ndarray:
-    """The score map laid over the scene: its width×height, each window's score at its centre.
-
-    The window whose top-left corner is (y, x) puts its score at pixel (y + h//2, x + w//2)
-    (the anchor of ``correlate``); pixels where no window fits are 0. Raw float32 scores for
-    ``.npy``/``.tif``, else 8-bit with score -1..1 -> 0..255.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> heatmap_pixels(np.array([[-1.0, 0.0, 1.0]]), (1, 4), (1, 2), "map.png")
-    array([[  0,   0, 128, 255]], dtype=uint8)
-    >>> heatmap_pixels(np.array([[0.5]]), (3, 3), (3, 3), "map.npy")[1].tolist()
-    [0.0, 0.5, 0.0]
-    """
-    import numpy as np
-
-    from cvtool import io
-
-    height, width = scene_shape[:2]
-    top, left = template_shape[0] // 2, template_shape[1] // 2
-    rows, cols = scores.shape
-    if io.keeps_floats(target):
-        out = np.zeros((height, width), np.float32)
-        out[top:top + rows, left:left + cols] = scores
-        return out
-    out = np.zeros((height, width), np.uint8)
-    out[top:top + rows, left:left + cols] = np.clip(np.rint((scores + 1.0) * 127.5), 0, 255)
-    return out
+    values = None if scales is None else parse_scales(scales)
+    with suggesting(method, METHODS):
+        find = find_settings(method, threshold, top_k, values, gray)
+    return Settings(template, find, chunked, chunk)
 
 
 def _match_line(name: str, m: Match) -> str:
@@ -139,23 +107,52 @@ def _plan(paths: list[str], settings: Settings, output: str | None, heatmap: str
     return annotated, heatmaps
 
 
-def _search(scene: np.ndarray, template, settings: Settings, workers: int,
-            show_bar: bool) -> SearchResult:
-    from cvtool.cli.console import progress_bar
-    from cvtool.matching import search
+def _check_chunked(settings: Settings, output: str | None, heatmap: str | None,
+                   paths: list[str]) -> None:
+    """--chunked: the extra, the method and outputs it supports, readable scenes (exit 2)."""
+    from cvtool.scaleout import require_extra
 
-    options = dict(threshold=settings.threshold, top_k=settings.top_k, scales=settings.scales,
-                   gray=settings.gray, workers=workers)
+    require_extra("--chunked")
+    from cvtool.scaleout.stores import check_input_path
+
+    if settings.find.method != "zncc":
+        raise UsageError("--chunked searches with --method zncc only; --method robust needs "
+                         "the scene in memory")
+    if heatmap is not None:
+        raise UsageError("--heatmap cannot be used with --chunked (the map is as large as the "
+                         "scene)")
+    if output is not None:
+        raise UsageError("-o cannot be used with --chunked (the annotated scene is as large as "
+                         "the scene); use --json for the boxes")
+    for path in paths:
+        check_input_path(path)
+
+
+def _search(scene, template, settings: Settings, workers: int, show_bar: bool,
+            template_image) -> SearchResult:
+    from cvtool.cli.console import progress_bar
+    from cvtool.pipelines.find_scene import find_in_scene
+
+    def searched(progress=None):
+        if settings.chunked:
+            from cvtool.scaleout.chunked_match import search_chunked
+
+            find = settings.find
+            return search_chunked(scene, template_image, threshold=find.threshold,
+                                  top_k=find.top_k, scales=find.scales, gray=find.gray,
+                                  chunk=settings.chunk, workers=workers, progress=progress)
+        return find_in_scene(scene, template, settings.find, workers=workers, progress=progress)
+
     if not show_bar:
-        return search(scene, template, **options)
+        return searched()
     bar = progress_bar()
     with bar:
-        task = bar.add_task("scales", total=len(settings.scales))
+        task = bar.add_task("tiles" if settings.chunked else "scales", total=None)
 
         def update(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        return search(scene, template, progress=update, **options)
+        return searched(update)
 
 
 def run(scenes: list[str], settings: Settings, *, output: str | None, heatmap: str | None,
@@ -166,29 +163,40 @@ def run(scenes: list[str], settings: Settings, *, output: str | None, heatmap: s
     from cvtool.cli.console import stderr_is_terminal
     from cvtool.cli.paths import STDIO, expand_inputs, is_batch
     from cvtool.imaging.draw import annotate_matches
-    from cvtool.matching import prepare_template, zncc
     from cvtool.pipelines.batch import Outcome, engine_workers
+    from cvtool.pipelines.find_scene import (
+        heatmap_pixels,
+        heatmap_scores,
+        prepare_find_template,
+        score_bounds,
+    )
 
     paths = expand_inputs(scenes)
+    if settings.chunked:
+        _check_chunked(settings, output, heatmap, paths)
     annotated, heatmaps = _plan(paths, settings, output, heatmap, is_batch(scenes))
     # Prepared once: checked, converted and resized per scale a single time for all scenes.
     template_image = io.read_image(settings.template_path)
-    template = prepare_template(template_image)
+    template = prepare_find_template(template_image, settings.find)
+    if settings.chunked and not _plain_template(template):
+        raise UsageError("--chunked searches with plain ZNCC: a template whose alpha masks "
+                         "pixels needs the in-memory search (leave out --chunked)")
     workers = engine_workers(jobs)
-    # A bar over the scales for one scene; the batch runner shows its own across several.
+    scales = settings.find.scales
+    # A bar over the scales (or tiles) for one scene; the batch runner shows its own.
     show_bar = (stderr_is_terminal() and not quiet and not json_mode and len(paths) == 1
-                and len(settings.scales) > 1)
+                and (settings.chunked or scales is None or len(scales) > 1))
+    bounds = score_bounds(settings.find.method)
 
     def work(index: int, path: str) -> Outcome:
         start = time.perf_counter()
-        scene = io.read_image(path)
-        result = _search(scene, template, settings, workers, show_bar)
+        scene = path if settings.chunked else io.read_image(path)
+        result = _search(scene, template, settings, workers,
+                         show_bar and settings.find.method == "zncc", template_image)
         if heatmaps is not None:
-            scores = result.score_map
-            if scores is None:  # scale 1 was not among --scales
-                scores = zncc(scene, template, gray=settings.gray, workers=workers)
+            scores = heatmap_scores(scene, template, settings.find, result, workers=workers)
             io.write_image(heatmaps[index], heatmap_pixels(
-                scores, scene.shape, template_image.shape, heatmaps[index]))
+                scores, scene.shape, template_image.shape, heatmaps[index], bounds))
         if annotated is not None:
             boxes = [(m.x, m.y, m.width, m.height, m.score) for m in result.matches]
             io.write_image(annotated[index], annotate_matches(scene, boxes))
@@ -209,25 +217,36 @@ def run(scenes: list[str], settings: Settings, *, output: str | None, heatmap: s
                      negative_word="not found", json_key="scene")
 
 
+def _plain_template(template) -> bool:
+    from cvtool.matching import PreparedTemplate
+
+    return isinstance(template, PreparedTemplate)
+
+
 def find_waldo(
-    scenes: Scenes, template: Template, output: Annotated_ = None, threshold: Threshold = 0.8,
-    top_k: TopK = 1, scales: Scales = "1", gray: Gray = False, heatmap: Heatmap = None,
-    json_mode: Json = False, jobs: Jobs = 1, quiet: Quiet = False,
+    scenes: Scenes, template: Template, output: Annotated_ = None, threshold: Threshold = None,
+    top_k: TopK = 1, scales: Scales = None, gray: Gray = False, heatmap: Heatmap = None,
+    method: Method = "zncc", json_mode: Json = False, jobs: Jobs = 1, quiet: Quiet = False,
+    chunked: Chunked = False, chunk: Chunk = 4096,
 ) -> None:
-    """Find a template in scenes by zero-mean normalised cross-correlation (ZNCC).
+    """Find a template in scenes: exact copies (ZNCC) or, with --method robust, the character.
 
     Prints one line per match, "SCENE: x=.. y=.. w=.. h=.. score=.. scale=..", where x,y is
     the box's top-left corner in scene pixels, or "SCENE: not found (best score=..)". Exit
     status as grep: 0 when every scene had a match, 1 when one had none (or failed), 2 on
     usage errors. With -o - (or --heatmap -) the image goes to stdout and the results to stderr.
+    The template's alpha, where it has one, marks which pixels are the character (both
+    methods). --threshold defaults to 0.8 for zncc and to robust's own (see docs/cli.md).
 
     \b
     Examples:
         cvtool find-waldo sample_images/waldo_scene.png -t sample_images/waldo_template.png
         cvtool find-waldo shots/ -t logo.png --scales 0.5:2:7 --top-k 3 -o found/ --json
+        cvtool find-waldo crowd.png -t waldo_drawing.png --method robust -o found.png
     """
     with reporting_errors():
-        settings = parse_settings(template, threshold, top_k, scales, gray)
+        settings = parse_settings(template, threshold, top_k, scales, gray, method, chunked,
+                                  chunk)
         code = run(scenes, settings, output=output, heatmap=heatmap, jobs=jobs, quiet=quiet,
                    json_mode=json_mode)
     raise typer.Exit(int(code))

@@ -17,7 +17,8 @@ __all__ = [
     "Inputs", "Scenes", "Output", "output_option", "Jobs", "Quiet", "Json", "Gray",
     "Padding", "PadValue", "Stride", "Shape", "OutRange", "out_range_option", "Format",
     "format_option", "KernelSpec", "NormalizeKernel", "KernelName", "Size", "Sigma", "ListKernels",
-    "Template", "Threshold", "TopK", "Scales", "Heatmap",
+    "Template", "Threshold", "TopK", "Scales", "Heatmap", "Method", "Chunked", "Chunk",
+    "Scheduler",
     "Base", "PerChannel", "Window", "Probs", "Target", "Logits", "Label",
     "SaveStats", "Stats", "Gamma", "Beta", "Eps",
     "DEFAULT_PADDING",
@@ -154,18 +155,38 @@ ListKernels = Annotated[bool, typer.Option("--list", help="Print every named ker
 Template = Annotated[str, typer.Option(
     "-t", "--template", metavar="TEMPLATE", show_default=False,
     help="The image to look for (a gray template is compared with each scene's gray).")]
-Threshold = Annotated[float, typer.Option(
-    "--threshold", metavar="T", help="Least score (-1..1) that counts as found.")]
+Threshold = Annotated[float | None, typer.Option(
+    "--threshold", metavar="T", show_default=False,
+    help="Least score that counts as found: -1..1 for zncc (default 0.8), 0..1 for robust "
+         "(default: its own, see docs/cli.md).")]
 TopK = Annotated[int, typer.Option(
     "--top-k", metavar="K", help="Report up to K matches, best first, overlapping <= half.")]
-Scales = Annotated[str, typer.Option(
-    "--scales", metavar="MIN:MAX:N|S1,S2,...",
-    help="Template resize factors: N factors spaced geometrically, or a list.")]
+Scales = Annotated[str | None, typer.Option(
+    "--scales", metavar="MIN:MAX:N|S1,S2,...", show_default=False,
+    help="Template resize factors: N factors spaced geometrically, or a list (default: 1 for "
+         "zncc, 0.5 to 2 for robust).")]
+Method = Annotated[str, typer.Option(
+    "--method", metavar="zncc|robust",
+    help="zncc: exact copies (ZNCC); robust: another drawing of the character (pose, size, "
+         "angle, partly hidden).")]
 Heatmap = Annotated[str | None, typer.Option(
     "--heatmap", metavar="PATH", show_default=False,
     help="Write the scale-1 score map at the scene's width x height: each window's score at "
          "its centre pixel (anchor h//2, w//2), 0 where no window fits; 8-bit: -1..1 -> "
-         "0..255, .npy/.tif: raw scores. A directory for several scenes.")]
+         "0..255 (robust: 0..1 -> 0..255), .npy/.tif: raw scores. A directory for several "
+         "scenes.")]
+
+# --- huge images and clusters (the dask extra) ------------------------------------------------
+
+Chunked = Annotated[bool, typer.Option(
+    "--chunked", help="Read, process and write the image tile by tile (TIFF, .zarr, .npy; "
+                      "needs the dask extra).")]
+Chunk = Annotated[int, typer.Option(
+    "--chunk", metavar="N", help="With --chunked: the tile side in pixels.")]
+Scheduler = Annotated[str | None, typer.Option(
+    "--scheduler", metavar="ADDRESS", show_default=False, envvar="DASK_SCHEDULER_ADDRESS",
+    help="Run the batch or the chunked work on this Dask distributed scheduler "
+         "(default: $DASK_SCHEDULER_ADDRESS, else this machine).")]
 
 # --- entropy -------------------------------------------------------------------------------------
 
