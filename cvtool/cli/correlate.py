@@ -6,6 +6,8 @@ import typer
 
 from cvtool.cli.options import (
     DEFAULT_PADDING,
+    Chunk,
+    Chunked,
     Format,
     Gray,
     Inputs,
@@ -18,6 +20,7 @@ from cvtool.cli.options import (
     Padding,
     PadValue,
     Quiet,
+    Scheduler,
     Shape,
     Stride,
 )
@@ -29,7 +32,8 @@ __all__ = ["correlate", "convolve"]
 def _kernel_command(operation: str, inputs: list[str], kernel: str, output: str, padding: str,
                     pad_value: str, stride: str, shape: str, out_range: str, gray: bool,
                     normalize: bool, jobs: int, quiet: bool, json_mode: bool,
-                    fmt: str | None) -> None:
+                    fmt: str | None, chunked: bool = False, chunk: int = 4096,
+                    scheduler: str | None = None) -> None:
     with reporting_errors():
         from cvtool.cli.filter_run import make_settings, run_filter_batch
         from cvtool.cli.grammar import parse_kernel
@@ -42,7 +46,8 @@ def _kernel_command(operation: str, inputs: list[str], kernel: str, output: str,
                                  stride=stride, shape=shape, out_range=out_range, gray=gray,
                                  output=output)
         code = run_filter_batch(inputs, output, settings, jobs=jobs, quiet=quiet,
-                                json_mode=json_mode, fmt=fmt)
+                                json_mode=json_mode, fmt=fmt, chunked=chunked, chunk=chunk,
+                                scheduler=scheduler)
     raise typer.Exit(int(code))
 
 
@@ -51,6 +56,7 @@ def correlate(
     pad_value: PadValue = "0", stride: Stride = "1", shape: Shape = "same",
     out_range: OutRange = "auto", gray: Gray = False, normalize_kernel: NormalizeKernel = False,
     fmt: Format = None, jobs: Jobs = 1, quiet: Quiet = False, json_mode: Json = False,
+    chunked: Chunked = False, chunk: Chunk = 4096, scheduler: Scheduler = None,
 ) -> None:
     """Correlate images with a kernel: g(i,j) = sum over k,l of f(i+k, j+l) * h(k,l).
 
@@ -60,7 +66,8 @@ def correlate(
         cvtool correlate shots/ -k "-1 0 1" --shape valid -o edges/ --format npy -j 2
     """
     _kernel_command("correlate", inputs, kernel, output, padding, pad_value, stride, shape,
-                    out_range, gray, normalize_kernel, jobs, quiet, json_mode, fmt)
+                    out_range, gray, normalize_kernel, jobs, quiet, json_mode, fmt,
+                    chunked, chunk, scheduler)
 
 
 def convolve(
@@ -68,6 +75,7 @@ def convolve(
     pad_value: PadValue = "0", stride: Stride = "1", shape: Shape = "same",
     out_range: OutRange = "auto", gray: Gray = False, normalize_kernel: NormalizeKernel = False,
     fmt: Format = None, jobs: Jobs = 1, quiet: Quiet = False, json_mode: Json = False,
+    chunked: Chunked = False, chunk: Chunk = 4096, scheduler: Scheduler = None,
 ) -> None:
     """Convolve images with a kernel (correlation with the kernel rotated by 180 degrees).
 
@@ -77,4 +85,5 @@ def convolve(
         cvtool convolve scan.tif -k kernel.npy --shape full -o out.npy
     """
     _kernel_command("convolve", inputs, kernel, output, padding, pad_value, stride, shape,
-                    out_range, gray, normalize_kernel, jobs, quiet, json_mode, fmt)
+                    out_range, gray, normalize_kernel, jobs, quiet, json_mode, fmt,
+                    chunked, chunk, scheduler)

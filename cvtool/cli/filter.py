@@ -6,6 +6,8 @@ import typer
 
 from cvtool.cli.options import (
     DEFAULT_PADDING,
+    Chunk,
+    Chunked,
     Format,
     Gray,
     Inputs,
@@ -18,6 +20,7 @@ from cvtool.cli.options import (
     Padding,
     PadValue,
     Quiet,
+    Scheduler,
     Shape,
     Sigma,
     Size,
@@ -74,7 +77,8 @@ def filter_images(
     output: Output = None, padding: Padding = DEFAULT_PADDING, pad_value: PadValue = "0",
     stride: Stride = "1", shape: Shape = "same", out_range: OutRange = "auto",
     gray: Gray = False, fmt: Format = None, jobs: Jobs = 1, quiet: Quiet = False,
-    json_mode: Json = False, list_kernels: ListKernels = False,
+    json_mode: Json = False, list_kernels: ListKernels = False, chunked: Chunked = False,
+    chunk: Chunk = 4096, scheduler: Scheduler = None,
 ) -> None:
     """Filter images with a named kernel (box, gaussian, sharpen, sobel-x, ...).
 
@@ -104,5 +108,6 @@ def filter_images(
                                  stride=stride, shape=shape, out_range=out_range, gray=gray,
                                  output=output)
         code = run_filter_batch(inputs, output, settings, jobs=jobs, quiet=quiet,
-                                json_mode=json_mode, fmt=fmt)
+                                json_mode=json_mode, fmt=fmt, chunked=chunked, chunk=chunk,
+                                scheduler=scheduler)
     raise typer.Exit(int(code))

@@ -64,8 +64,14 @@ def make_settings(operation: str, kernel: np.ndarray, *, padding: str, pad_value
 
 
 def run_filter_batch(inputs: list[str], output: str, settings: FilterSettings, *, jobs: int,
-                     quiet: bool, json_mode: bool, fmt: str | None = None) -> ExitStatus:
-    """Filter every input into its planned output; returns the exit status."""
+                     quiet: bool, json_mode: bool, fmt: str | None = None,
+                     chunked: bool = False, chunk: int = 4096,
+                     scheduler: str | None = None) -> ExitStatus:
+    """Filter every input into its planned output; returns the exit status.
+
+    ``chunked`` (tile by tile) and ``scheduler`` (a Dask cluster) go through
+    :mod:`cvtool.cli.filter_scaleout`.
+    """
     from cvtool import io
     from cvtool.imaging.pixels import check_out_range
     from cvtool.pipelines.batch import engine_workers
@@ -78,6 +84,12 @@ def run_filter_batch(inputs: list[str], output: str, settings: FilterSettings, *
                                                        or os.path.isdir(output))):
         raise UsageError("--format renames the outputs of a batch (-o DIR); for one output "
                          "file, give the suffix in its name")
+    if chunked or scheduler:
+        from cvtool.cli.filter_scaleout import run_scaleout_batch
+
+        return run_scaleout_batch(inputs, output, settings, suffix=suffix, jobs=jobs,
+                                  quiet=quiet, json_mode=json_mode, chunked=chunked,
+                                  chunk=chunk, scheduler=scheduler)
     targets = plan_outputs(paths, output, batch=batch, suffix=suffix,
                            check=lambda target: check_out_range(
                                settings.out_range, keeps_floats=io.keeps_floats(target),

@@ -1,0 +1,34 @@
+"""One file through correlate/convolve/filter, as a module-level function a cluster can run.
+
+:func:`filter_file` reads an input, filters it as :mod:`cvtool.pipelines.filter_image` does and
+writes the output atomically: exactly the work of one input of a local batch, so a batch run on
+a Dask cluster (:class:`cvtool.scaleout.cluster.ClusterBatch`) writes the same bytes. Workers
+import it by name from installed cvtool.
+"""
+
+from __future__ import annotations
+
+from cvtool import io
+from cvtool.pipelines.filter_image import FilterSettings, filter_image, to_output_pixels
+
+__all__ = ["filter_file"]
+
+
+def filter_file(path: str, target: str, settings: FilterSettings,
+                workers: int | None = 1) -> tuple[tuple[int, ...], str, str]:
+    """Filter the image at ``path`` into ``target``; the output's shape, dtype and out_range.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np
+    >>> folder = tempfile.mkdtemp()
+    >>> np.save(os.path.join(folder, "a.npy"), np.arange(6.0).reshape(2, 3))
+    >>> filter_file(os.path.join(folder, "a.npy"), os.path.join(folder, "b.npy"),
+    ...             FilterSettings("correlate", np.ones((1, 1))))
+    ((2, 3), 'float64', 'raw')
+    """
+    image = io.read_image(path)
+    values, alpha = filter_image(image, settings, workers=workers)
+    pixels, mode = to_output_pixels(values, alpha, image.dtype, settings, target)
+    io.write_image(target, pixels)
+    return tuple(int(n) for n in pixels.shape), str(pixels.dtype), mode
