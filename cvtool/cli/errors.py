@@ -36,6 +36,7 @@ PARAMETER_FLAGS: dict[str, str] = {
     "sigma": "--sigma",
     "name": "--name",
     "chunk": "--chunk",
+    "chunked": "--chunked",
     "format": "--format",
     "stats": "--stats",
     "save_stats": "--save-stats",

@@ -66,7 +66,7 @@ def check_pixel_limit(pixels: int, size: str, name: str) -> None:
     if pixels > limit:
         raise ProcessingError(
             f"{name}: {size} pixels is more than the limit of {limit} "
-            f"(set CVTOOL_MAX_PIXELS to raise it)")
+            f"(set CVTOOL_MAX_PIXELS to raise it, or process it tile by tile with `chunked`)")
 
 
 def declared_size(data: bytes) -> tuple[int, int] | None:
