@@ -10,6 +10,10 @@ echo "== find-waldo: where is he?"
 cvtool find-waldo sample_images/waldo_scene.png -t sample_images/waldo_template.png \
     -o "$out/waldo_found.png" --heatmap "$out/waldo_heatmap.png"
 
+echo "== find-waldo --method robust: another drawing of him (other pose, size), not a copy"
+cvtool find-waldo sample_images/robust_scene_1.png -t sample_images/robust_template.png \
+    --method robust -o "$out/robust_found.png"
+
 echo "== filters on sample_images/astronaut.png"
 cvtool filter sample_images/astronaut.png -n gaussian --sigma 2 -o "$out/astronaut_gaussian.png" -q
 cvtool filter sample_images/astronaut.png -n sobel-x --gray -o "$out/astronaut_sobel_x.png" -q
