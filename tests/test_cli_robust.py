@@ -122,3 +122,12 @@ def test_end_to_end_installed_cvtool_robust(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"{SCENE}: x=")
     assert out.exists()
+
+
+def test_help_states_the_robust_default_threshold_of_the_core():
+    """--help shows robust's default threshold as the core sets it (it may be retuned)."""
+    from cvtool.matching.robust import DEFAULT_THRESHOLD
+
+    result = _run("find-waldo", "--help")
+    assert f"default {DEFAULT_THRESHOLD:g}, its own" in " ".join(result.stdout.split())
+

@@ -236,7 +236,7 @@ def find_waldo(
     status as grep: 0 when every scene had a match, 1 when one had none (or failed), 2 on
     usage errors. With -o - (or --heatmap -) the image goes to stdout and the results to stderr.
     The template's alpha, where it has one, marks which pixels are the character (both
-    methods). --threshold defaults to 0.8 for zncc and to robust's own (see docs/cli.md).
+    methods). Each method has its own default --threshold (see its help).
 
     \b
     Examples:
