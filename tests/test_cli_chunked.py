@@ -33,14 +33,23 @@ def inputs(tmp_path):
     ("in.tif", "tif", "clip", "full", "extend"),
     ("in.tif", "tif", "abs", "valid", "clamp"),
 ])
-def test_chunked_correlate_equals_in_memory(inputs, source, target, mode, shape, padding):
-    """A chunked correlate with stride 2 writes what the in-memory command writes."""
+def test_chunked_correlate_equals_in_memory(inputs, source, target, mode, shape, padding,
+                                            monkeypatch):
+    """A chunked correlate with stride 2 writes what the in-memory command writes (and the
+    chunked path really ran: filter_chunked was called once)."""
+    from cvtool.scaleout import chunked_filter
+
+    calls = []
+    real = chunked_filter.filter_chunked
+    monkeypatch.setattr(chunked_filter, "filter_chunked",
+                        lambda *a, **k: calls.append(k["chunk"]) or real(*a, **k))
     folder, _ = inputs
     common = ["correlate", folder / source, "-k", "1 -2 1; 0 3 -1", "-s", "2", "--shape", shape,
               "-p", padding, "--out-range", mode]
     memory = _run(*common, "-o", folder / f"m.{target}")
     chunked = _run(*common, "-o", folder / f"c.{target}", "--chunked", "--chunk", "16")
     assert memory.exit_code == 0 and chunked.exit_code == 0, chunked.output
+    assert calls == [16]
     read = np.load if target == "npy" else tifffile.imread
     a, b = read(folder / f"m.{target}"), read(folder / f"c.{target}")
     assert a.shape == b.shape and a.dtype == b.dtype
@@ -49,8 +58,15 @@ def test_chunked_correlate_equals_in_memory(inputs, source, target, mode, shape,
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-4)
 
 
-def test_chunked_find_equals_in_memory(inputs):
-    """find-waldo --chunked reports the same matches and scores as the in-memory search."""
+def test_chunked_find_equals_in_memory(inputs, monkeypatch):
+    """find-waldo --chunked reports the same matches and scores as the in-memory search (and
+    searched chunk by chunk: search_chunked was called)."""
+    from cvtool.scaleout import chunked_match
+
+    calls = []
+    real = chunked_match.search_chunked
+    monkeypatch.setattr(chunked_match, "search_chunked",
+                        lambda *a, **k: calls.append(k["chunk"]) or real(*a, **k))
     folder, image = inputs
     np.save(folder / "t.npy", image[30:45, 40:60])
     args = ["find-waldo", folder / "in.npy", "-t", folder / "t.npy", "--top-k", "3",
@@ -59,6 +75,7 @@ def test_chunked_find_equals_in_memory(inputs):
     chunked_run = _run(*args, "--chunked", "--chunk", "24")
     assert chunked_run.exit_code == 0, chunked_run.output
     chunked = json.loads(chunked_run.stdout)
+    assert calls == [24]
     assert [(m["x"], m["y"], m["width"], m["height"], m["scale"]) for m in chunked["matches"]] \
         == [(m["x"], m["y"], m["width"], m["height"], m["scale"]) for m in memory["matches"]]
     for a, b in zip(chunked["matches"], memory["matches"], strict=True):

@@ -39,14 +39,22 @@ def _batch(folder):
     return src
 
 
-def test_scheduler_batch_is_byte_identical_with_the_same_summary(tmp_path, scheduler):
+def test_scheduler_batch_is_byte_identical_with_the_same_summary(tmp_path, scheduler,
+                                                                monkeypatch):
     """The batch on the cluster writes byte-identical files, the same JSON records, the same
-    failure report, summary and exit code as the local -j 2 batch."""
+    failure report, summary and exit code as the local -j 2 batch (and it did run there)."""
+    from cvtool.scaleout import cluster
+
+    shipped = []
+    real = cluster.ClusterBatch.map
+    monkeypatch.setattr(cluster.ClusterBatch, "map", lambda self, fn, items, **k: shipped.append(
+        fn.__name__) or real(self, fn, items, **k))
     src = _batch(tmp_path)
     local = _run("filter", src, "-n", "sobel-x", "-o", tmp_path / "local", "-j", "2", "--json")
     remote = _run("filter", src, "-n", "sobel-x", "-o", tmp_path / "remote", "--json",
                   "--scheduler", scheduler)
     assert local.exit_code == remote.exit_code == 1
+    assert shipped == ["filter_file"]
     for i in range(5):
         assert (tmp_path / "local" / f"{i}.png").read_bytes() == \
             (tmp_path / "remote" / f"{i}.png").read_bytes()
@@ -61,7 +69,12 @@ def test_scheduler_batch_is_byte_identical_with_the_same_summary(tmp_path, sched
 def test_scheduler_from_the_environment_and_chunked_on_the_cluster(tmp_path, scheduler,
                                                                    monkeypatch):
     """DASK_SCHEDULER_ADDRESS is the default; --chunked tiles run there, equal to local."""
+    from cvtool.scaleout import cluster
+
     pytest.importorskip("tifffile")
+    tiles = []
+    real = cluster.run_tiles
+    monkeypatch.setattr(cluster, "run_tiles", lambda *a, **k: tiles.append(a[2]) or real(*a, **k))
     rng = np.random.default_rng(3)
     np.save(tmp_path / "in.npy", rng.integers(0, 256, (50, 61), dtype=np.uint8))
     local = _run("correlate", tmp_path / "in.npy", "-k", "1 2; 3 4", "-o", tmp_path / "a.npy",
@@ -70,6 +83,7 @@ def test_scheduler_from_the_environment_and_chunked_on_the_cluster(tmp_path, sch
     remote = _run("correlate", tmp_path / "in.npy", "-k", "1 2; 3 4", "-o", tmp_path / "b.npy",
                   "--chunked", "--chunk", "16")
     assert local.exit_code == remote.exit_code == 0, remote.output
+    assert tiles == ["write"]
     np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
 
 
