@@ -116,3 +116,22 @@ def test_missing_extra_is_a_usage_error_naming_pip_install(inputs, monkeypatch):
         assert result.exit_code == 2, result.output
         assert "pip install 'cvtool[dask]'" in result.stderr
         assert result.stderr.startswith(f"error: {flag[0]}")
+
+
+@pytest.mark.parametrize("flags,bar", [([], True), (["-q"], False), (["--json"], False)])
+def test_chunked_progress_over_tiles_only_on_a_terminal_without_q_or_json(inputs, monkeypatch,
+                                                                           flags, bar):
+    """On a terminal the chunked filter reports progress over tiles; -q and --json silence it."""
+    from cvtool.cli import console
+    from cvtool.scaleout import chunked_filter
+
+    seen = []
+    real = chunked_filter.filter_chunked
+    monkeypatch.setattr(console, "stderr_is_terminal", lambda: True)
+    monkeypatch.setattr(chunked_filter, "filter_chunked",
+                        lambda *a, **k: seen.append(k.get("progress")) or real(*a, **k))
+    folder, _ = inputs
+    result = _run("filter", folder / "in.npy", "-n", "box", "-o", folder / "p.npy", "--chunked",
+                  "--chunk", "16", *flags)
+    assert result.exit_code == 0, result.output
+    assert len(seen) == 1 and (seen[0] is not None) == bar
