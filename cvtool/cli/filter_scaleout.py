@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from cvtool.cli.batch import run_batch
 from cvtool.cli.paths import STDIO, expand_inputs, is_batch, plan_outputs
-from cvtool.errors import ExitStatus, UsageError
+from cvtool.errors import CvToolError, ExitStatus, UsageError
 
 if TYPE_CHECKING:
     from cvtool.pipelines.filter_image import FilterSettings
@@ -103,7 +103,13 @@ def run_scaleout_batch(inputs: list[str], output: str, settings: FilterSettings,
                              common={"settings": settings})
 
         def remote_one(index: int, path: str) -> Outcome:
-            shape, dtype, mode = futures[index].result()
+            try:
+                shape, dtype, mode = futures[index].result()
+            except CvToolError as exc:
+                # The workers saw absolute paths; the user reads the names given, as locally.
+                message = str(exc).replace(paths_shared[index], path).replace(
+                    targets_shared[index], targets[index])
+                raise type(exc)(message, parameter=exc.parameter) from None
             if not json_mode:
                 return Outcome()
             return Outcome(_record(path, targets[index], settings, shape, dtype, mode))
