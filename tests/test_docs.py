@@ -37,6 +37,7 @@ OUTSIDE_DOCUMENTS = [
     re.compile(re.escape(".." + "/shared")),
     re.compile("design" + r"\s+notes", re.IGNORECASE),
     re.compile("lecture" + r"\s+notes", re.IGNORECASE),
+    re.compile(r"\bthe\s+" + "lecture", re.IGNORECASE),
 ]
 CHECKED_FILES = ("*.py", "*.md", "*.sh", "*.toml", "Makefile")
 

@@ -1,4 +1,4 @@
-"""The entropy core: the lecture's numbers, image histograms, stable softmax, local entropy maps."""
+"""The entropy core: worked examples, image histograms, stable softmax, local entropy maps."""
 
 from __future__ import annotations
 
@@ -30,16 +30,17 @@ from cvtool.measures.information import (
     softmax,
 )
 
-# --- the lecture's numbers -------------------------------------------------------------------
+# --- worked examples -------------------------------------------------------------------------
 
 
 def test_fair_coin_is_0_30103_in_base_10():
-    """The lecture's D2 ≈ 0.3: a fair coin carries log10(2) = 0.30103 hartleys."""
+    """A fair coin carries log10(2) = 0.30103 hartleys (≈ 0.3)."""
     assert entropy([0.5, 0.5], base=10) == pytest.approx(0.30103, abs=5e-6)
 
 
 def test_one_eighth_seven_eighths_is_0_163629_in_base_10():
-    """The lecture prints 0.06 for H(1/8, 7/8); the true value is 0.163629 (scipy agrees)."""
+    """H(1/8, 7/8) = -(1/8)·log10(1/8) - (7/8)·log10(7/8) = 0.163629 hartleys (scipy agrees),
+    not the 0.06 sometimes printed for it."""
     value = entropy([1 / 8, 7 / 8], base=10)
     assert value == pytest.approx(0.163629, abs=5e-7)
     assert value == pytest.approx(scipy.stats.entropy([1 / 8, 7 / 8], base=10))

@@ -33,7 +33,7 @@ def half_png(tmp_path) -> str:
 
 
 def test_probs_in_base_10_prints_the_true_value_with_its_unit(invoke):
-    """The lecture's H(1/8, 7/8) example: 0.163629 hartleys (not the lecture's 0.06)."""
+    """H(1/8, 7/8) in base 10: 0.163629 hartleys (not the 0.06 sometimes printed for it)."""
     result = invoke("entropy", "--probs", "0.125 0.875", "--base", "10")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip() == "entropy: 0.163629 hartleys"
@@ -220,7 +220,7 @@ def test_window_map_refuses_to_overwrite_its_input(invoke, tmp_path):
 
 
 def test_installed_script_runs_entropy(tmp_path):
-    """The console script a user runs: the lecture's fair coin, 0.30103 in base 10."""
+    """The console script a user runs: a fair coin, 0.30103 in base 10."""
     result = subprocess.run([CVTOOL, "entropy", "--probs", "0.5 0.5", "--base", "10",
                              "--json"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -166,30 +166,30 @@ def test_colour_per_channel_and_pad_value(mode):
 
 # ---------------------------------------------------------------- impulses
 
-LECTURE = np.arange(1.0, 10.0).reshape(3, 3)
+KERNEL_1_TO_9 = np.arange(1.0, 10.0).reshape(3, 3)
 
 
-def test_lecture_kernel_on_impulse_same():
-    """The lecture's 3×3 kernel 1..9 on a centred 5×5 impulse: convolve gives the kernel,
+def test_kernel_1_to_9_on_impulse_same():
+    """The 3×3 kernel 1..9 on a centred 5×5 impulse: convolve gives the kernel,
     correlate gives it rotated by 180°."""
     impulse = np.zeros((5, 5))
     impulse[2, 2] = 1
-    conv = convolve(impulse, LECTURE)
-    corr = correlate(impulse, LECTURE)
-    np.testing.assert_array_equal(conv[1:4, 1:4], LECTURE)
-    np.testing.assert_array_equal(corr[1:4, 1:4], LECTURE[::-1, ::-1])
+    conv = convolve(impulse, KERNEL_1_TO_9)
+    corr = correlate(impulse, KERNEL_1_TO_9)
+    np.testing.assert_array_equal(conv[1:4, 1:4], KERNEL_1_TO_9)
+    np.testing.assert_array_equal(corr[1:4, 1:4], KERNEL_1_TO_9[::-1, ::-1])
     assert conv.sum() == corr.sum() == 45
 
 
-def test_lecture_kernel_on_impulse_full():
+def test_kernel_1_to_9_on_impulse_full():
     """With `full`, a 5×5 impulse becomes 7×7 and the kernel sits in the middle."""
     impulse = np.zeros((5, 5))
     impulse[2, 2] = 1
-    conv = convolve(impulse, LECTURE, shape="full")
+    conv = convolve(impulse, KERNEL_1_TO_9, shape="full")
     assert conv.shape == (7, 7)
-    np.testing.assert_array_equal(conv[2:5, 2:5], LECTURE)
-    np.testing.assert_array_equal(correlate(impulse, LECTURE, shape="full")[2:5, 2:5],
-                                  LECTURE[::-1, ::-1])
+    np.testing.assert_array_equal(conv[2:5, 2:5], KERNEL_1_TO_9)
+    np.testing.assert_array_equal(correlate(impulse, KERNEL_1_TO_9, shape="full")[2:5, 2:5],
+                                  KERNEL_1_TO_9[::-1, ::-1])
 
 
 @pytest.mark.parametrize("kshape", [(2, 2), (4, 3), (1, 4)])
