@@ -170,3 +170,31 @@ def test_plan_uses_only_smooth_sizes_covering_the_kernel():
         fh, fw = fft._plan(h_out, w_out, kh, kw)
         assert _is_smooth(fh) and _is_smooth(fw)
         assert fh >= kh and fw >= kw
+
+
+@pytest.mark.parametrize(("stride", "plan"), [((1, 1), None), ((2, 3), (12, 14)),
+                                              ((9, 7), (10, 11))],
+                         ids=["whole", "strided-small-tiles", "stride-longer-than-a-tile"])
+def test_tiles_engine_writes_strided_joint_and_per_channel_results(monkeypatch, stride, plan):
+    """fft_correlate_tiles fills out in place: joint (channels summed) and per channel, at
+    every kept row and column, also when a stride skips whole tiles."""
+    if plan is not None:
+        monkeypatch.setattr(fft, "_plan", lambda h, w, kh, kw: plan)
+    rng = np.random.default_rng(8)
+    image = rng.standard_normal((57, 63, 3))
+    kernel = rng.standard_normal((6, 8, 3))
+    sy, sx = stride
+
+    def reader():
+        return lambda r0, r1, c0, c1: image[r0:r1, c0:c1]
+
+    joint = np.full((-(-52 // sy), -(-56 // sx)), np.nan)
+    fft.fft_correlate_tiles(reader, (57, 63), kernel, joint, stride=stride, workers=2)
+    expected = sum(_oracle(image[:, :, c], kernel[:, :, c]) for c in range(3))
+    np.testing.assert_allclose(joint, expected[::sy, ::sx], atol=1e-9)
+    each = np.full(joint.shape + (3,), np.nan)
+    fft.fft_correlate_tiles(reader, (57, 63), kernel[:, :, 0], each, stride=stride, workers=2)
+    for c in range(3):
+        np.testing.assert_allclose(each[:, :, c],
+                                   _oracle(image[:, :, c], kernel[:, :, 0])[::sy, ::sx],
+                                   atol=1e-9)
