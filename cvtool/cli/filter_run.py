@@ -75,7 +75,7 @@ def run_filter_batch(inputs: list[str], output: str, settings: FilterSettings, *
     from cvtool import io
     from cvtool.imaging.pixels import check_out_range
     from cvtool.pipelines.batch import engine_workers
-    from cvtool.pipelines.filter_image import filter_image, to_output_pixels
+    from cvtool.pipelines.filter_image import filter_to_pixels
 
     paths = expand_inputs(inputs)
     batch = is_batch(inputs)
@@ -100,8 +100,8 @@ def run_filter_batch(inputs: list[str], output: str, settings: FilterSettings, *
         from cvtool.pipelines.batch import Outcome
 
         image = io.read_image(path)
-        values, alpha = filter_image(image, settings, workers=workers)
-        pixels, mode = to_output_pixels(values, alpha, image.dtype, settings, targets[index])
+        # In bands of rows mapped straight to pixels: no whole-image float result is kept.
+        pixels, mode = filter_to_pixels(image, settings, targets[index], workers=workers)
         io.write_image(targets[index], pixels)
         if not json_mode:
             return Outcome()

@@ -71,14 +71,20 @@ def check_out_range(out_range: str, *, keeps_floats: bool = True, output: str = 
 
 
 def resolve_out_range(out_range: str, input_dtype: np.dtype, *, keeps_floats: bool,
-                      zero_sum: bool) -> str:
+                      zero_sum: bool, keeps_numbers: bool = False) -> str:
     """What ``auto`` means for this input, output and kernel; other names are returned as given.
 
-    ``auto`` is ``raw`` for a float input written where floats are kept, else ``abs`` for a
-    kernel whose weights sum to zero (edge and line detectors) and ``clip`` otherwise.
+    The one place the ``auto`` rule lives. ``auto`` is ``raw`` for an output that keeps
+    numbers, sign and all (``keeps_numbers``: an array file such as ``.npy`` or ``.zarr``,
+    where an edge map's negative half would otherwise be folded away); ``raw`` also for a
+    float input written where floats are kept (``.tif``); else ``abs`` for a kernel whose
+    weights sum to zero (edge and line detectors) and ``clip`` otherwise.
 
     Examples
     --------
+    >>> resolve_out_range("auto", np.dtype(np.uint8), keeps_floats=True, zero_sum=True,
+    ...                   keeps_numbers=True)
+    'raw'
     >>> resolve_out_range("auto", np.dtype(np.float32), keeps_floats=True, zero_sum=False)
     'raw'
     >>> resolve_out_range("auto", np.dtype(np.uint8), keeps_floats=False, zero_sum=True)
@@ -86,6 +92,8 @@ def resolve_out_range(out_range: str, input_dtype: np.dtype, *, keeps_floats: bo
     """
     if out_range != "auto":
         return out_range
+    if keeps_numbers:
+        return "raw"
     if np.dtype(input_dtype).kind == "f" and keeps_floats:
         return "raw"
     return "abs" if zero_sum else "clip"

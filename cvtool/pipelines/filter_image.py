@@ -24,12 +24,13 @@ from cvtool.filtering import anchor, make_plan
 from cvtool.filtering import convolve as convolve_array
 from cvtool.filtering import correlate as correlate_array
 from cvtool.filtering.kernels import is_zero_sum
+from cvtool.filtering.row_bands import correlate_bands
 from cvtool.imaging.color import full_scale, split_alpha, to_gray
 from cvtool.imaging.padding import canonical_padding, pad
 from cvtool.imaging.pixels import output_dtype, resolve_out_range, to_pixel_type
 
 __all__ = ["OPERATIONS", "FilterSettings", "check_settings", "filter_image", "to_output_pixels",
-           "split_pad_value", "out_range_for_file"]
+           "split_pad_value", "out_range_for_file", "filter_to_pixels"]
 
 #: The two operations, by name; ``filter -n`` correlates, as ``cv2.filter2D`` does.
 OPERATIONS = {"correlate": correlate_array, "convolve": convolve_array}
@@ -161,10 +162,8 @@ def out_range_for_file(out_range: str, input_dtype: np.dtype, output: str,
                        zero_sum: bool) -> str:
     """What ``out_range`` means for results written to the file ``output``.
 
-    ``auto`` is ``raw`` for every ``.npy`` output: a ``.npy`` keeps numbers, sign and all (an
-    edge map's negative half would otherwise be folded away). For other files the pixel rule of
-    :func:`cvtool.imaging.pixels.resolve_out_range` applies: ``raw`` for a float input written
-    where floats are kept (``.tif``), else ``abs`` for a zero-sum kernel and ``clip`` otherwise.
+    The rule is :func:`cvtool.imaging.pixels.resolve_out_range`'s; this says what the file
+    keeps: a ``.npy`` keeps numbers (``auto`` is ``raw``, sign and all), a ``.tif`` floats.
 
     Examples
     --------
@@ -173,10 +172,10 @@ def out_range_for_file(out_range: str, input_dtype: np.dtype, output: str,
     >>> out_range_for_file("auto", np.dtype(np.uint8), "edges.tif", zero_sum=True)
     'abs'
     """
-    if out_range == "auto" and io.suffix_of(output) == ".npy":
-        return "raw"
+    # A thin adapter from a file name to the rule, which lives in imaging.pixels (kept under
+    # this name for cvtool.scaleout.chunked_filter, which calls it).
     return resolve_out_range(out_range, input_dtype, keeps_floats=io.keeps_floats(output),
-                             zero_sum=zero_sum)
+                             zero_sum=zero_sum, keeps_numbers=io.suffix_of(output) == ".npy")
 
 
 def to_output_pixels(values: np.ndarray, alpha: np.ndarray | None, input_dtype: np.dtype,
@@ -210,3 +209,67 @@ def to_output_pixels(values: np.ndarray, alpha: np.ndarray | None, input_dtype: 
     pixels[..., :channels] = colour.reshape(colour.shape[:2] + (channels,))
     pixels[..., channels] = alpha
     return pixels, mode
+
+
+def filter_to_pixels(image: np.ndarray, settings: FilterSettings, output: str, *,
+                     workers: int = 1, rows: int | None = None) -> tuple[np.ndarray, str]:
+    """:func:`filter_image` then :func:`to_output_pixels`, without the whole float result.
+
+    The filter runs in bands of output rows (:func:`cvtool.filtering.row_bands.correlate_bands`)
+    and each band is mapped straight into the output pixel array, so besides the input and
+    the output only a band of floats is alive. ``rescale`` needs the result's global min and
+    max before any pixel can be mapped, and ``raw`` keeps the floats as the output: those two
+    keep the whole float result (one pass, as :func:`filter_image`). The pixels are exactly
+    :func:`to_output_pixels` of :func:`filter_image`'s result.
+
+    Examples
+    --------
+    >>> settings = FilterSettings("correlate", np.array([[-1.0, 1.0]]), padding="zero")
+    >>> pixels, mode = filter_to_pixels(np.array([[1, 4, 2]], np.uint8), settings, "o.png")
+    >>> pixels.tolist(), mode
+    ([[3, 2, 0]], 'abs')
+    """
+    mode = out_range_for_file(settings.out_range, image.dtype, output,
+                              is_zero_sum(settings.kernel))
+    if mode in ("raw", "rescale"):
+        values, alpha = filter_image(image, settings, workers=workers)
+        return to_output_pixels(values, alpha, image.dtype, settings, output)
+    colour, alpha = split_alpha(image)
+    if settings.gray:
+        colour = to_gray(colour)
+    colour_pad, alpha_pad = split_pad_value(colour, alpha, settings.pad_value)
+    dtype = output_dtype(image.dtype)
+    pixels = None
+    channels = 1
+    for o0, o1, values in correlate_bands(
+            colour, settings.kernel, rows=rows, flip=settings.operation == "convolve",
+            padding=settings.padding, pad_value=colour_pad, stride=settings.stride,
+            shape=settings.shape, workers=workers):
+        if pixels is None:
+            channels = 1 if values.ndim == 2 else values.shape[2]
+            shape = (_out_rows(colour, settings), values.shape[1])
+            pixels = np.empty(shape + ((channels + 1,) if alpha is not None else
+                                       (values.shape[2:])), dtype)
+        band = to_pixel_type(values, mode, dtype)
+        if alpha is None:
+            pixels[o0:o1] = band
+        else:
+            pixels[o0:o1, :, :channels] = band.reshape(band.shape[:2] + (channels,))
+    if pixels is None:  # nothing was yielded: cannot happen (an empty image is one band)
+        raise AssertionError("correlate_bands yielded no band")
+    if alpha is not None:
+        plane = _alpha_through(alpha, settings, alpha_pad)
+        if plane.dtype != dtype:
+            plane = to_pixel_type(plane, "clip", dtype)
+        pixels[..., channels] = plane
+    return pixels, mode
+
+
+def _out_rows(colour: np.ndarray, settings: FilterSettings) -> int:
+    """Output rows of the whole result (the plan's, without computing anything)."""
+    # A uint8 stand-in of the same shape: planned, never read (its working dtype differs, so
+    # the plan does not copy it).
+    stand_in = np.broadcast_to(np.zeros((), np.uint8), colour.shape[:2])
+    plan = make_plan(stand_in, settings.kernel, flip=settings.operation == "convolve",
+                     padding="zero", stride=settings.stride, shape=settings.shape, workers=1)
+    return plan.out_shape[0]
