@@ -9,9 +9,9 @@ as in the whole image and the bands are bit-identical to it. The ``values`` buff
 is reused from one band to the next: copy what you keep.
 
 Three cases are not banded (one band of every row is yielded): ``normalized`` padding, whose
-renormalisation depends on where an output lies in the whole image, and a strategy that does
-not sum tap by tap (FFT), whose rounding depends on the tile it transforms; and the ``direct`` strategy on an image already in the
-working dtype (float32/float64), whose border strips span every band.
+renormalisation depends on where an output lies in the whole image; a strategy that does not
+sum tap by tap (FFT), whose rounding depends on the tile it transforms; and ``direct`` on an
+image already in the working dtype (float32/float64), whose border strips span every band.
 
 Examples
 --------
