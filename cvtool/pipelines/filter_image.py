@@ -227,7 +227,7 @@ def filter_to_pixels(image: np.ndarray, settings: FilterSettings, output: str, *
     >>> settings = FilterSettings("correlate", np.array([[-1.0, 1.0]]), padding="zero")
     >>> pixels, mode = filter_to_pixels(np.array([[1, 4, 2]], np.uint8), settings, "o.png")
     >>> pixels.tolist(), mode
-    ([[3, 2, 0]], 'abs')
+    ([[1, 3, 2]], 'abs')
     """
     mode = out_range_for_file(settings.out_range, image.dtype, output,
                               is_zero_sum(settings.kernel))
