@@ -1,6 +1,7 @@
 """One file through correlate/convolve/filter, as a module-level function a cluster can run.
 
-:func:`filter_file` reads an input, filters it as :mod:`cvtool.pipelines.filter_image` does and
+:func:`filter_file` reads an input, filters it as a local batch does
+(:func:`cvtool.pipelines.filter_image.filter_to_pixels`) and
 writes the output atomically: exactly the work of one input of a local batch, so a batch run on
 a Dask cluster (:class:`cvtool.scaleout.cluster.ClusterBatch`) writes the same bytes. Workers
 import it by name from installed cvtool.
@@ -9,7 +10,7 @@ import it by name from installed cvtool.
 from __future__ import annotations
 
 from cvtool import io
-from cvtool.pipelines.filter_image import FilterSettings, filter_image, to_output_pixels
+from cvtool.pipelines.filter_image import FilterSettings, filter_to_pixels
 
 __all__ = ["filter_file"]
 
@@ -28,7 +29,7 @@ def filter_file(path: str, target: str, settings: FilterSettings,
     ((2, 3), 'float64', 'raw')
     """
     image = io.read_image(path)
-    values, alpha = filter_image(image, settings, workers=workers)
-    pixels, mode = to_output_pixels(values, alpha, image.dtype, settings, target)
+    # The local batch's own step (cvtool.cli.filter_run), so the bytes are the same.
+    pixels, mode = filter_to_pixels(image, settings, target, workers=workers)
     io.write_image(target, pixels)
     return tuple(int(n) for n in pixels.shape), str(pixels.dtype), mode
