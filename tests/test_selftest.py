@@ -158,16 +158,25 @@ def _wrap(target: str, change):
     return target, lambda *args, **kwargs: change(real(*args, **kwargs), *args, **kwargs)
 
 
-def _correlate_is_convolve(monkeypatch):
+def _always_flip(monkeypatch, flip: bool) -> None:
+    """Break both paths of the pipeline: the whole-image table and the banded filter."""
     from cvtool.pipelines import filter_image
 
-    monkeypatch.setitem(filter_image.OPERATIONS, "correlate", filter_image.OPERATIONS["convolve"])
+    name = "convolve" if flip else "correlate"
+    for operation in filter_image.OPERATIONS:
+        monkeypatch.setitem(filter_image.OPERATIONS, operation, filter_image.OPERATIONS[name])
+    real = filter_image.correlate_bands
+    forced = flip
+    monkeypatch.setattr(filter_image, "correlate_bands",
+                        lambda *args, flip=False, **kwargs: real(*args, flip=forced, **kwargs))
+
+
+def _correlate_is_convolve(monkeypatch):
+    _always_flip(monkeypatch, True)
 
 
 def _convolve_is_correlate(monkeypatch):
-    from cvtool.pipelines import filter_image
-
-    monkeypatch.setitem(filter_image.OPERATIONS, "convolve", filter_image.OPERATIONS["correlate"])
+    _always_flip(monkeypatch, False)
 
 
 def _clip_wraps_around(monkeypatch):
