@@ -84,7 +84,7 @@ def test_saved_statistics_round_trip(rgb_files, tmp_path):
 
 
 @pytest.mark.parametrize("content, needle", [(None, "no such file"), ("{", "not valid JSON"),
-                                             ("[1, 2]", "")])
+                                             ("[1, 2]", "not a JSON object")])
 def test_a_bad_stats_file_is_a_data_error_naming_the_parameter(tmp_path, content, needle):
     """Missing, malformed or foreign files: ProcessingError with parameter 'stats'."""
     path = tmp_path / "s.json"
