@@ -55,10 +55,11 @@ import numpy as np
 import cvtool
 from cvtool import io
 from cvtool.filtering.kernels import gaussian_kernel
+from cvtool.imaging.pixels import to_pixel_type
 image = io.read_image(sys.argv[1])
 values = cvtool.correlate(image, gaussian_kernel(sigma={sigma}), padding="clamp")
 del image
-io.write_image(sys.argv[2], io.to_pixel_type(values, "clip", np.dtype(np.uint8)))
+io.write_image(sys.argv[2], to_pixel_type(values, "clip", np.dtype(np.uint8)))
 """
 
 
@@ -172,10 +173,11 @@ def filter_one(src: str, dst: str) -> None:
     import cvtool
     from cvtool import io
     from cvtool.filtering.kernels import gaussian_kernel
+    from cvtool.imaging.pixels import to_pixel_type
 
     image = io.read_image(src)
     values = cvtool.correlate(image, gaussian_kernel(sigma=SIGMA), padding="clamp", workers=1)
-    io.write_image(dst, io.to_pixel_type(values, "clip", np.dtype(np.uint8)))
+    io.write_image(dst, to_pixel_type(values, "clip", np.dtype(np.uint8)))
 
 
 def worker_cpu_seconds() -> float:

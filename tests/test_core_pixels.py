@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cvtool import io
 from cvtool.errors import ProcessingError, UsageError
 from cvtool.imaging import pixels
 from cvtool.imaging.pixels import check_out_range, resolve_out_range, to_pixel_type
@@ -20,14 +19,6 @@ def test_raw_out_range_needs_a_float_format():
         check_out_range("raw", keeps_floats=False, output="a.png")
     assert info.value.parameter == "out_range"
     assert check_out_range("RAW", keeps_floats=True) == "raw"
-
-
-def test_io_keeps_the_path_form_while_the_cli_moves():
-    """TRANSITIONAL: cvtool.io.check_out_range(mode, output) decides from the output's suffix."""
-    with pytest.raises(UsageError, match="only .npy and .tif"):
-        io.check_out_range("raw", "a.png")
-    assert io.check_out_range("raw", "a.TIF") == "raw"
-    assert io.resolve_out_range("auto", np.dtype(np.float32), "a.npy", False) == "raw"
 
 
 @pytest.mark.parametrize("bad", ["wrap", "", None])

@@ -15,12 +15,6 @@ How results become pixels (``out_range``) is :mod:`cvtool.imaging.pixels`.
 
 from __future__ import annotations
 
-import os
-
-import numpy as np
-
-from cvtool.imaging import pixels as _pixels
-from cvtool.imaging.pixels import OUT_RANGES, output_dtype, to_pixel_type
 from cvtool.io.atomic import (
     WritesStopped,
     reopen_writes,
@@ -53,32 +47,5 @@ __all__ = [
     "display_name", "encode_image", "keeps_floats", "max_pixels", "opencv_version", "read_image",
     "reopen_writes", "stop_writes", "suffix_of", "write_bytes_atomically", "write_image",
     "write_stdout_bytes",
-    # TRANSITIONAL: pixel mapping lives in cvtool.imaging.pixels; these stay while the CLI
-    # moves its imports there, then go.
-    "OUT_RANGES", "check_out_range", "output_dtype", "resolve_out_range", "to_pixel_type",
 ]
 
-
-def check_out_range(mode: str, output: str | os.PathLike) -> str:
-    """TRANSITIONAL: :func:`cvtool.imaging.pixels.check_out_range` for an output path.
-
-    Examples
-    --------
-    >>> check_out_range("RAW", "x.npy")
-    'raw'
-    """
-    return _pixels.check_out_range(mode, keeps_floats=keeps_floats(output),
-                                   output=display_name(output))
-
-
-def resolve_out_range(mode: str, input_dtype: np.dtype, output: str | os.PathLike,
-                      zero_sum: bool) -> str:
-    """TRANSITIONAL: :func:`cvtool.imaging.pixels.resolve_out_range` for an output path.
-
-    Examples
-    --------
-    >>> resolve_out_range("auto", np.dtype(np.uint8), "x.png", True)
-    'abs'
-    """
-    return _pixels.resolve_out_range(mode, input_dtype, keeps_floats=keeps_floats(output),
-                                     zero_sum=zero_sum)
