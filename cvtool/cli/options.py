@@ -168,7 +168,7 @@ Scales = Annotated[str | None, typer.Option(
 Method = Annotated[str, typer.Option(
     "--method", metavar="zncc|robust",
     help="zncc: exact copies (ZNCC); robust: another drawing of the character (pose, size, "
-         "angle, partly hidden).")]
+         "angle; a partly hidden one is still often missed).")]
 Heatmap = Annotated[str | None, typer.Option(
     "--heatmap", metavar="PATH", show_default=False,
     help="Write the scale-1 score map at the scene's width x height: each window's score at "
