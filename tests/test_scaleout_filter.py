@@ -364,9 +364,9 @@ def test_existing_zarr_output_is_replaced_whole(tmp_path):
 def test_png_input_is_refused_with_a_conversion_hint(tmp_path):
     """PNG can only be decoded whole: a usage error naming a conversion command."""
     io.write_image(tmp_path / "in.png", np.zeros((4, 4), np.uint8))
-    with pytest.raises(UsageError, match="vips tiffsave") as caught:
+    with pytest.raises(UsageError, match="vips copy") as caught:
         filter_chunked(tmp_path / "in.png", tmp_path / "out.tif", [[1.0]])
-    assert "tifffile.imwrite" in str(caught.value)
+    assert "tifffile.imwrite('out.tif', cvtool.io.read_image('in.png')" in str(caught.value)
     assert os.listdir(tmp_path) == ["in.png"]
 
 

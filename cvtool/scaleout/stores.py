@@ -55,12 +55,12 @@ TIFF_TILE = 256
 # Largest classic TIFF; beyond it the output is BigTIFF (some slack for the tags).
 _CLASSIC_TIFF_LIMIT = 2**32 - 2**25
 
+# Written without command-line flags and without OpenCV: vips takes its options in the file
+# name, and cvtool's own reader gives the pixels in R, G, B order.
 _CONVERT_HINT = (
-    "convert it to a tiled TIFF first, e.g. `vips tiffsave {name} out.tif --tile "
-    "--bigtiff` or `python -c \"import cv2, tifffile; "
-    "tifffile.imwrite('out.tif', cv2.cvtColor(cv2.imread('{name}', cv2.IMREAD_UNCHANGED), "
-    "cv2.COLOR_BGR2RGB), tile=(256, 256), bigtiff=True)\"` (colour images; for gray ones drop "
-    "cvtColor)")
+    "convert it to a tiled TIFF first, e.g. `vips copy {name} \"out.tif[tile,bigtiff]\"`, or "
+    "in Python `tifffile.imwrite('out.tif', cvtool.io.read_image('{name}'), tile=(256, 256), "
+    "bigtiff=True)`")
 
 
 def _suffix(path: str | os.PathLike) -> str:
