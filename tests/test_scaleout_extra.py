@@ -36,9 +36,10 @@ def test_missing_extra_is_a_usage_error_naming_the_install(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "zarr" else real(name, *a))
     with pytest.raises(UsageError) as caught:
-        require_extra("--chunked")
+        require_extra("chunked")
     message = str(caught.value)
-    assert message.startswith("--chunked needs the dask extra (zarr is not installed)")
+    assert message.startswith("chunked needs the dask extra (zarr is not installed)")
+    assert caught.value.parameter == "chunked"
     assert "pip install 'cvtool[dask]'" in message
     assert caught.value.exit_code == 2
 

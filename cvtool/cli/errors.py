@@ -37,6 +37,7 @@ PARAMETER_FLAGS: dict[str, str] = {
     "name": "--name",
     "chunk": "--chunk",
     "chunked": "--chunked",
+    "scheduler": "--scheduler",
     "format": "--format",
     "stats": "--stats",
     "save_stats": "--save-stats",

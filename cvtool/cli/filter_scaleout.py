@@ -40,7 +40,7 @@ def run_scaleout_batch(inputs: list[str], output: str, settings: FilterSettings,
     from cvtool.pipelines.batch import Outcome, engine_workers
     from cvtool.scaleout import require_extra
 
-    require_extra("--chunked" if chunked else "--scheduler")
+    require_extra("chunked" if chunked else "scheduler")
     from cvtool.scaleout import cluster, stores
 
     paths = expand_inputs(inputs)

@@ -112,7 +112,7 @@ def _check_chunked(settings: Settings, output: str | None, heatmap: str | None,
     """--chunked: the extra, the method and outputs it supports, readable scenes (exit 2)."""
     from cvtool.scaleout import require_extra
 
-    require_extra("--chunked")
+    require_extra("chunked")
     from cvtool.scaleout.stores import check_input_path
 
     if settings.find.method != "zncc":

@@ -15,7 +15,7 @@ importing ``cvtool.scaleout`` itself imports none of them, so the CLI can call
 Entry points (each raises :class:`~cvtool.errors.UsageError` / ``ProcessingError`` naming the
 parameter, as the rest of the core):
 
-- ``require_extra(option)`` before anything else, for ``--chunked``/``--scheduler``;
+- ``require_extra(parameter)`` before anything else, for ``chunked``/``scheduler``;
 - ``stores.check_input_path(path)``, ``stores.check_output_path(path)``: usage errors up front;
 - ``chunked_filter.filter_chunked(src, dst, kernel, operation=, padding=, pad_value=, stride=,
   shape=, out_range=, gray=, chunk=, workers=, progress=, scheduler=)`` -> ``ChunkedResult``;
@@ -40,17 +40,17 @@ EXTRA_MODULES: tuple[str, ...] = ("dask", "distributed", "zarr", "tifffile", "im
 INSTALL_HINT = "pip install 'cvtool[dask]'"
 
 
-def require_extra(option: str, modules: tuple[str, ...] = EXTRA_MODULES) -> None:
-    """Refuse ``option`` with a usage error naming the install command if the extra is missing.
+def require_extra(parameter: str, modules: tuple[str, ...] = EXTRA_MODULES) -> None:
+    """Refuse ``parameter`` with a usage error naming the install command if the extra is missing.
 
     Only looks the modules up (``importlib.util.find_spec``); nothing is imported, so a
     command that checks its options first pays nothing for it.
 
     Parameters
     ----------
-    option : str
-        What needs the extra, as the message should name it (the CLI passes its flag,
-        e.g. ``"--chunked"``; Python callers a parameter name such as ``"scheduler"``).
+    parameter : str
+        What needs the extra, by parameter name (``"chunked"``, ``"scheduler"``); the CLI
+        shows it as its flag through its one table of parameter names.
     modules : tuple of str
         The import names to look for (default: all of :data:`EXTRA_MODULES`).
 
@@ -61,15 +61,16 @@ def require_extra(option: str, modules: tuple[str, ...] = EXTRA_MODULES) -> None
 
     Examples
     --------
-    >>> require_extra("--chunked", modules=("os",))
-    >>> require_extra("--chunked", modules=("no_such_module_here",))
+    >>> require_extra("chunked", modules=("os",))
+    >>> require_extra("chunked", modules=("no_such_module_here",))
     Traceback (most recent call last):
     ...
-    cvtool.errors.UsageError: --chunked needs the dask extra (no_such_module_here is not \
+    cvtool.errors.UsageError: chunked needs the dask extra (no_such_module_here is not \
 installed): pip install 'cvtool[dask]'
     """
     missing = [name for name in modules if importlib.util.find_spec(name) is None]
     if missing:
         raise UsageError(
-            f"{option} needs the dask extra ({', '.join(missing)} "
-            f"{'is' if len(missing) == 1 else 'are'} not installed): {INSTALL_HINT}")
+            f"{parameter} needs the dask extra ({', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not installed): {INSTALL_HINT}",
+            parameter=parameter)
