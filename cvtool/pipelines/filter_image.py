@@ -172,8 +172,7 @@ def out_range_for_file(out_range: str, input_dtype: np.dtype, output: str,
     >>> out_range_for_file("auto", np.dtype(np.uint8), "edges.tif", zero_sum=True)
     'abs'
     """
-    # A thin adapter from a file name to the rule, which lives in imaging.pixels (kept under
-    # this name for cvtool.scaleout.chunked_filter, which calls it).
+    # Only the file name's part: what the file keeps. The rule itself is imaging.pixels'.
     return resolve_out_range(out_range, input_dtype, keeps_floats=io.keeps_floats(output),
                              zero_sum=zero_sum, keeps_numbers=io.suffix_of(output) == ".npy")
 
