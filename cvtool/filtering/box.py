@@ -96,6 +96,12 @@ def _running_rows(x: np.ndarray, k: int, count: int, step: int, dest: np.ndarray
                 out=dest, casting="same_kind")
 
 
+
+def band_quantum(plan: Plan) -> int:
+    """Bands of a banded run start where this strategy's own row groups start."""
+    return max(1, _band_rows(plan))
+
+
 def run(plan: Plan, out: np.ndarray) -> None:
     """Vertical running sums, then horizontal sums, times the weight.
 

@@ -97,6 +97,12 @@ def operations(plan: Plan) -> Work:
                 n_out * plan.source.pitch * (vertical + 2 * passes))
 
 
+
+def band_quantum(plan: Plan) -> int:
+    """Bands of a banded run start where this strategy's own row groups start."""
+    return max(1, _band_rows(plan))
+
+
 def run(plan: Plan, out: np.ndarray) -> None:
     """Write the box filter into ``out`` (see the module docstring)."""
     src = plan.source

@@ -23,6 +23,11 @@ def applies(plan: Plan) -> bool:
     return True
 
 
+def band_quantum(plan: Plan) -> int:
+    """Bands of a banded run start where this strategy's own row groups start."""
+    return bands.GEMM_ROWS
+
+
 def operations(plan: Plan) -> Work:
     """Per band of rows, a GEMM and an add per kernel column and column chunk; multiply-adds
     of the banded products ((n−1)·sy + kh rows per output and column) plus the adds."""

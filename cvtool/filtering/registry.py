@@ -13,6 +13,9 @@ functions of a :class:`~cvtool.filtering.plan.Plan` (the checked inputs) and a f
                                    plan.out_shape, dtype plan.dtype); never re-check
     EXACT: bool                    whether it sums the taps one by one, so that integer data
                                    with integer weights comes out exact (FFTs do not)
+    band_quantum(plan) -> int      optional: output rows a band of a banded run must be a
+                                   multiple of to stay bit-identical to the whole image (its
+                                   own row groups); without it any band will do (1)
 
 and one row of :data:`COST_TABLE` below turns the counts into seconds:
 ``cost = fixed + per_call · calls + per_op · ops · itemsize / 4`` (float64 arithmetic is
@@ -80,6 +83,7 @@ class Strategy:
     operations: Callable[[Plan], Work]
     run: Callable[[Plan, np.ndarray], None]
     exact: bool
+    band_quantum: Callable[[Plan], int]
     fixed: float
     per_call: float
     per_op: float
@@ -92,8 +96,13 @@ class Strategy:
 
 def _load(name: str, fixed: float, per_call: float, per_op: float) -> Strategy:
     module = importlib.import_module(f"cvtool.filtering.{name}")
-    return Strategy(name, module.applies, module.operations, module.run, module.EXACT, fixed,
-                    per_call, per_op)
+    return Strategy(name, module.applies, module.operations, module.run, module.EXACT,
+                    getattr(module, "band_quantum", _any_band), fixed, per_call, per_op)
+
+
+def _any_band(plan: Plan) -> int:
+    """A strategy that computes each output row on its own: any band is bit-identical."""
+    return 1
 
 
 #: Every strategy by name, in the order of :data:`COST_TABLE` (ties go to the first).

@@ -28,12 +28,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import importlib
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from cvtool.filtering.bands import GEMM_ROWS
 from cvtool.filtering.core import _filter, make_plan
 from cvtool.filtering.registry import check_name, choose
 from cvtool.filtering.source import PaddedSource
@@ -43,32 +41,6 @@ __all__ = ["BAND_BYTES", "correlate_bands"]
 #: Bytes of working-dtype output per band by default (a few MiB: small beside a 4K image,
 #: large enough that each band's fixed cost is negligible).
 BAND_BYTES = 4 << 20
-
-
-def _quantum(name: str, plan) -> int:
-    """Output rows a band must be a multiple of for the strategy's results to be bit-identical
-    to the whole image's.
-
-    The GEMM strategies walk the output in tiles of a few rows from row 0 and BLAS sums a
-    tile's products in an order that depends on the tile's shape, so a band must start where
-    one of the whole image's tiles starts. The matrix-vector strategies compute each output row
-    on its own (any band will do). ``tests/test_whole_command_bands.py`` forces every
-    strategy through bands of awkward sizes against the whole image.
-    """
-    if name == "direct":
-        return GEMM_ROWS
-    module = importlib.import_module(f"cvtool.filtering.{name}")
-    if name in ("separable", "box", "shifted", "box_sums"):
-        return max(1, module._band_rows(plan))
-    if name == "separable_gemv":
-        # Its scratch rows, as its run() counts them: the pair sums of a symmetric row (or
-        # every tap), plus a result row for a column stride.
-        row = plan.factors[1]
-        kw, sx = len(row), plan.stride[1]
-        taps = kw // 2 + kw % 2 if module._symmetric(row.astype(plan.dtype)) else kw
-        scratch = max(taps, (kw // 2 if module._symmetric(row.astype(plan.dtype)) else 0) + 1)
-        return max(1, module._band_rows(plan, scratch + (sx > 1)))
-    return 1
 
 
 def correlate_bands(image: np.ndarray, kernel: np.ndarray, *, rows: int | None = None,
@@ -101,7 +73,7 @@ def correlate_bands(image: np.ndarray, kernel: np.ndarray, *, rows: int | None =
     chosen = choose(plan, strategy)
     n_out = plan.out_shape[0]
     row_size = max(1, int(np.prod(plan.out_shape[1:], dtype=np.int64)) * plan.dtype.itemsize)
-    quantum = _quantum(chosen.name, plan)
+    quantum = chosen.band_quantum(plan)
     if rows is None:
         rows = max(1, BAND_BYTES // row_size)
     rows = -(-rows // quantum) * quantum

@@ -50,6 +50,12 @@ def operations(plan: Plan) -> Work:
                 + plan.samples * ((b - 1) * sx + kw) * c)
 
 
+
+def band_quantum(plan: Plan) -> int:
+    """Bands of a banded run start where this strategy's own row groups start."""
+    return max(1, _band_rows(plan))
+
+
 def run(plan: Plan, out: np.ndarray) -> None:
     """A vertical then a horizontal pass of GEMMs.
 

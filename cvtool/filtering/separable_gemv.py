@@ -124,6 +124,20 @@ def vertical_views(src: PaddedSource, taps: int, sy: int) -> tuple[np.ndarray | 
         (sy * step, step, rows.itemsize)), first, last
 
 
+def _scratch_rows(row: np.ndarray, sx: int) -> int:
+    """Scratch rows of a band: the pair sums of a symmetric row (or every tap), the row V
+    itself, plus a result row for a column stride."""
+    kw = len(row)
+    n_rows, v_row = (kw // 2 + kw % 2, kw // 2) if _symmetric(row) else (kw, 0)
+    return max(n_rows, v_row + 1) + (sx > 1)
+
+
+def band_quantum(plan: Plan) -> int:
+    """Bands of a banded run start where this strategy's own row groups start."""
+    row = np.ascontiguousarray(plan.factors[1].astype(plan.dtype))
+    return max(1, _band_rows(plan, _scratch_rows(row, plan.stride[1])))
+
+
 def run(plan: Plan, out: np.ndarray) -> None:
     """Write the correlation into ``out`` (see the module docstring)."""
     src = plan.source
@@ -147,7 +161,7 @@ def run(plan: Plan, out: np.ndarray) -> None:
         n_rows = kw
         weights = row
         v_row, base = 0, 0  # V is the shift-0 row itself
-    total_rows = max(n_rows, v_row + 1) + (sx > 1)  # + a result row for a column stride
+    total_rows = _scratch_rows(row, sx)
     n = _band_rows(plan, total_rows)
     pitch = pitch_far_from_aliasing(n * vpitch + kw * c, list(range(1, total_rows + 1)), item)
     rows_in = (n - 1) * sy + kh

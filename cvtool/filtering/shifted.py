@@ -225,6 +225,12 @@ def scratch_pitch(row_len: int, shifts: int, channels: int, source_row: int,
     return row_len + next((pad for pad in range(16, 16 + 1024, 4) if not bad(pad)), 16)
 
 
+
+def band_quantum(plan: Plan) -> int:
+    """Bands of a banded run start where this strategy's own row groups start."""
+    return max(1, _band_rows(plan))
+
+
 def run(plan: Plan, out: np.ndarray) -> None:
     """Write the correlation into ``out`` (see the module docstring)."""
     src = plan.source
