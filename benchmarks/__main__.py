@@ -1,4 +1,7 @@
-"""Run every ``benchmarks/bench_*.py`` module (each has ``run() -> Table``) and print the tables."""
+"""Run every ``benchmarks/bench_*.py`` module (each has ``run() -> Table``) and print the tables.
+
+``python -m benchmarks cpu_kinds [options]`` runs ``benchmarks/cpu_kinds.py`` instead.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,10 @@ from pathlib import Path
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["cpu_kinds"]:  # not a bench_* table: one child process per CPU kind
+        from benchmarks.cpu_kinds import main as cpu_kinds
+
+        return cpu_kinds(sys.argv[2:])
     from benchmarks.harness import machine_lines
 
     machine = machine_lines()
