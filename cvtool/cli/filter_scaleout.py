@@ -107,9 +107,8 @@ def run_scaleout_batch(inputs: list[str], output: str, settings: FilterSettings,
                 shape, dtype, mode = futures[index].result()
             except CvToolError as exc:
                 # The workers saw absolute paths; the user reads the names given, as locally.
-                message = str(exc).replace(paths_shared[index], path).replace(
-                    targets_shared[index], targets[index])
-                raise type(exc)(message, parameter=exc.parameter) from None
+                raise cluster.as_given(exc, {path: paths_shared[index],
+                                             targets[index]: targets_shared[index]}) from None
             if not json_mode:
                 return Outcome()
             return Outcome(_record(path, targets[index], settings, shape, dtype, mode))

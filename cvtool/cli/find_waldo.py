@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
@@ -21,18 +20,20 @@ from cvtool.cli.options import (
     Quiet,
     Scales,
     Scenes,
+    Scheduler,
     Template,
     Threshold,
     TopK,
     output_option,
 )
 from cvtool.cli.reporting import reporting_errors
-from cvtool.errors import ExitStatus, UsageError
+from cvtool.errors import CvToolError, ExitStatus, UsageError
 
 if TYPE_CHECKING:
 
-    from cvtool.matching import Match, SearchResult
-    from cvtool.pipelines.find_scene import FindSettings
+    from cvtool.matching import Match
+    from cvtool.pipelines.batch import Outcome
+    from cvtool.pipelines.find_scene import FindSettings, SceneOutcome
 
 __all__ = ["find_waldo", "Settings", "parse_settings"]
 
@@ -128,93 +129,118 @@ def _check_chunked(settings: Settings, output: str | None, heatmap: str | None,
         check_input_path(path)
 
 
-def _search(scene, template, settings: Settings, workers: int, show_bar: bool,
-            template_image) -> SearchResult:
-    from cvtool.cli.console import progress_bar
-    from cvtool.pipelines.find_scene import find_in_scene
-
-    def searched(progress=None):
-        if settings.chunked:
-            from cvtool.scaleout.chunked_match import search_chunked
-
-            find = settings.find
-            return search_chunked(scene, template_image, threshold=find.threshold,
-                                  top_k=find.top_k, scales=find.scales, gray=find.gray,
-                                  chunk=settings.chunk, workers=workers, progress=progress)
-        return find_in_scene(scene, template, settings.find, workers=workers, progress=progress)
-
+def _with_bar(show_bar: bool, label: str, call):
+    """``call(progress)`` under a bar over ``label`` (scales or tiles) when ``show_bar``."""
     if not show_bar:
-        return searched()
+        return call(None)
+    from cvtool.cli.console import progress_bar
+
     bar = progress_bar()
     with bar:
-        task = bar.add_task("tiles" if settings.chunked else "scales", total=None)
+        task = bar.add_task(label, total=None)
 
         def update(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        return searched(update)
+        return call(update)
+
+
+def _outcome(path: str, settings: Settings, found: SceneOutcome, json_mode: bool) -> Outcome:
+    """One scene's result line (text or JSON), and whether it counts as found."""
+    from cvtool import io
+    from cvtool.pipelines.batch import Outcome
+
+    ok = bool(found.matches)
+    if json_mode:
+        return Outcome(_record(path, settings, found.matches, found.best, found.elapsed_ms),
+                       ok=ok)
+    name = io.display_name(path)
+    if ok:
+        return Outcome("\n".join(_match_line(name, m) for m in found.matches))
+    shown = "n/a" if found.best is None else f"{found.best:.3f}"
+    return Outcome(f"{name}: not found (best score={shown})", ok=False)
 
 
 def run(scenes: list[str], settings: Settings, *, output: str | None, heatmap: str | None,
-        jobs: int, quiet: bool, json_mode: bool) -> ExitStatus:
-    """Search every scene; returns the exit status (0 all found, 1 any not found or failed)."""
+        jobs: int, quiet: bool, json_mode: bool, scheduler: str | None = None) -> ExitStatus:
+    """Search every scene; returns the exit status (0 all found, 1 any not found or failed).
+
+    With ``scheduler`` each scene is one call of :func:`cvtool.pipelines.find_scene.find_file`
+    on that Dask cluster (the same function a local batch runs, so the same bytes and lines).
+    """
     from cvtool import io
     from cvtool.cli.batch import run_batch
     from cvtool.cli.console import stderr_is_terminal
     from cvtool.cli.paths import STDIO, expand_inputs, is_batch
-    from cvtool.imaging.draw import annotate_matches
-    from cvtool.pipelines.batch import Outcome, engine_workers
-    from cvtool.pipelines.find_scene import (
-        heatmap_pixels,
-        heatmap_scores,
-        prepare_find_template,
-        score_bounds,
-    )
+    from cvtool.pipelines.batch import engine_workers
+    from cvtool.pipelines.find_scene import find_file, prepare_find_template
 
+    if scheduler is not None:
+        from cvtool.scaleout import require_extra
+
+        require_extra("scheduler")
     paths = expand_inputs(scenes)
     if settings.chunked:
         _check_chunked(settings, output, heatmap, paths)
     annotated, heatmaps = _plan(paths, settings, output, heatmap, is_batch(scenes))
+    if scheduler is not None:
+        from cvtool.scaleout import cluster
+
+        # Workers read and write through a shared filesystem: absolute paths, no stdin/stdout.
+        given = {**dict.fromkeys(paths), **dict.fromkeys(annotated or []),
+                 **dict.fromkeys(heatmaps or [])}
+        shared = {name: cluster.shared_path(name) for name in given}
     # Prepared once: checked, converted and resized per scale a single time for all scenes.
     template_image = io.read_image(settings.template_path)
     template = prepare_find_template(template_image, settings.find)
     if settings.chunked and not _plain_template(template):
         raise UsageError("--chunked searches with plain ZNCC: a template whose alpha masks "
                          "pixels needs the in-memory search (leave out --chunked)")
+    # The chunked search takes the template image (it prepares it per scene itself).
+    shipped = template_image if settings.chunked else template
+    common = {"settings": settings.find, "template_shape": tuple(template_image.shape),
+              "chunk": settings.chunk if settings.chunked else None}
+    # An image written to stdout is the result there: the text goes to stderr.
+    batch_options = dict(quiet=quiet, json_mode=json_mode,
+                         image_to_stdout=STDIO in (output, heatmap), done_word="found",
+                         negative_word="not found", json_key="scene")
+
+    if scheduler is not None:
+        items = [(shared[path],) for path in paths]
+        outputs = [{"annotated": None if annotated is None else shared[annotated[i]],
+                    "heatmap": None if heatmaps is None else shared[heatmaps[i]]}
+                   for i in range(len(paths))]
+        with cluster.ClusterBatch(scheduler) as remote:
+            futures = remote.map(find_file, items, common={**common, "template": shipped},
+                                 keywords=outputs)
+
+            def remote_one(index: int, path: str) -> Outcome:
+                try:
+                    found = futures[index].result()
+                except CvToolError as exc:
+                    # The workers saw absolute paths; the user reads the names given.
+                    raise cluster.as_given(exc, shared) from None
+                return _outcome(path, settings, found, json_mode)
+
+            # The cluster does the work; the local runner only waits in input order.
+            return run_batch(paths, remote_one, jobs=1, **batch_options)
+
     workers = engine_workers(jobs)
     scales = settings.find.scales
     # A bar over the scales (or tiles) for one scene; the batch runner shows its own.
     show_bar = (stderr_is_terminal() and not quiet and not json_mode and len(paths) == 1
+                and settings.find.method == "zncc"
                 and (settings.chunked or scales is None or len(scales) > 1))
-    bounds = score_bounds(settings.find.method)
 
     def work(index: int, path: str) -> Outcome:
-        start = time.perf_counter()
-        scene = path if settings.chunked else io.read_image(path)
-        result = _search(scene, template, settings, workers,
-                         show_bar and settings.find.method == "zncc", template_image)
-        if heatmaps is not None:
-            scores = heatmap_scores(scene, template, settings.find, result, workers=workers)
-            io.write_image(heatmaps[index], heatmap_pixels(
-                scores, scene.shape, template_image.shape, heatmaps[index], bounds))
-        if annotated is not None:
-            boxes = [(m.x, m.y, m.width, m.height, m.score) for m in result.matches]
-            io.write_image(annotated[index], annotate_matches(scene, boxes))
-        elapsed_ms = (time.perf_counter() - start) * 1e3
-        found = bool(result.matches)
-        best = None if result.best is None else result.best.score
-        if json_mode:
-            return Outcome(_record(path, settings, result.matches, best, elapsed_ms), ok=found)
-        name = io.display_name(path)
-        if found:
-            return Outcome("\n".join(_match_line(name, m) for m in result.matches))
-        shown = "n/a" if best is None else f"{best:.3f}"
-        return Outcome(f"{name}: not found (best score={shown})", ok=False)
+        found = _with_bar(show_bar, "tiles" if settings.chunked else "scales",
+                          lambda progress: find_file(
+                              path, shipped, workers=workers, progress=progress,
+                              annotated=None if annotated is None else annotated[index],
+                              heatmap=None if heatmaps is None else heatmaps[index], **common))
+        return _outcome(path, settings, found, json_mode)
 
-    # An image written to stdout is the result there: the text goes to stderr.
-    return run_batch(paths, work, jobs=jobs, quiet=quiet, json_mode=json_mode,
-                     image_to_stdout=STDIO in (output, heatmap), done_word="found",
-                     negative_word="not found", json_key="scene")
+    return run_batch(paths, work, jobs=jobs, **batch_options)
 
 
 def _plain_template(template) -> bool:
@@ -227,7 +253,7 @@ def find_waldo(
     scenes: Scenes, template: Template, output: Annotated_ = None, threshold: Threshold = None,
     top_k: TopK = 1, scales: Scales = None, gray: Gray = False, heatmap: Heatmap = None,
     method: Method = "zncc", json_mode: Json = False, jobs: Jobs = 1, quiet: Quiet = False,
-    chunked: Chunked = False, chunk: Chunk = 4096,
+    chunked: Chunked = False, chunk: Chunk = 4096, scheduler: Scheduler = None,
 ) -> None:
     """Find a template in scenes: exact copies (ZNCC) or, with --method robust, the character.
 
@@ -243,10 +269,11 @@ def find_waldo(
         cvtool find-waldo sample_images/waldo_scene.png -t sample_images/waldo_template.png
         cvtool find-waldo shots/ -t logo.png --scales 0.5:2:7 --top-k 3 -o found/ --json
         cvtool find-waldo crowd.png -t waldo_drawing.png --method robust -o found.png
+        cvtool find-waldo /shared/shots/ -t logo.png --json --scheduler tcp://sched:8786
     """
     with reporting_errors():
         settings = parse_settings(template, threshold, top_k, scales, gray, method, chunked,
                                   chunk)
         code = run(scenes, settings, output=output, heatmap=heatmap, jobs=jobs, quiet=quiet,
-                   json_mode=json_mode)
+                   json_mode=json_mode, scheduler=scheduler)
     raise typer.Exit(int(code))

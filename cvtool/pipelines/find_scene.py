@@ -3,7 +3,9 @@
 The two methods share one shape: settings checked once (:func:`find_settings`), a template
 prepared once for every scene (:func:`prepare_find_template`), then per scene a search
 (:func:`find_in_scene`) and, when asked, the scale-1 score map laid over the scene
-(:func:`heatmap_scores`, :func:`heatmap_pixels`).
+(:func:`heatmap_scores`, :func:`heatmap_pixels`). :func:`find_file` is one scene file through
+all of it (read, search, heatmap and annotated image written), as a module-level function that
+a local batch and a Dask cluster's workers run alike, so both write the same bytes.
 
 - ``zncc``: :func:`cvtool.matching.search` with the masked ZNCC score
   (:data:`cvtool.matching.masked_search.MASKED_ZNCC`): a template whose alpha masks something
@@ -21,6 +23,7 @@ prepared once for every scene (:func:`prepare_find_template`), then per scene a 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -30,9 +33,9 @@ from cvtool import io
 from cvtool.errors import ProcessingError, UsageError
 from cvtool.imaging.color import split_alpha, to_gray
 
-__all__ = ["METHODS", "ZNCC_THRESHOLD", "FindSettings", "check_method", "find_settings",
-           "prepare_find_template", "find_in_scene", "heatmap_scores", "heatmap_pixels",
-           "score_bounds"]
+__all__ = ["METHODS", "ZNCC_THRESHOLD", "FindSettings", "SceneOutcome", "check_method",
+           "find_settings", "prepare_find_template", "find_in_scene", "find_file",
+           "heatmap_scores", "heatmap_pixels", "score_bounds"]
 
 #: The scores ``find-waldo`` knows; ``zncc`` is the default.
 METHODS = ("zncc", "robust")
@@ -228,3 +231,84 @@ def heatmap_pixels(scores: np.ndarray, scene_shape: tuple[int, ...],
     out[top:top + rows, left:left + cols] = np.clip(
         np.rint((scores - low) * (255.0 / (high - low))), 0, 255)
     return out
+
+
+@dataclass(frozen=True)
+class SceneOutcome:
+    """What :func:`find_file` found in one scene: the matches (best first), the best score
+    whatever it is (None when nothing could be scored), and the milliseconds it took."""
+
+    matches: list
+    best: float | None
+    elapsed_ms: float
+
+
+def find_file(path: str, template, settings: FindSettings, *,
+              template_shape: tuple[int, ...] | None = None, annotated: str | None = None,
+              heatmap: str | None = None, chunk: int | None = None, workers: int | None = 1,
+              progress: Callable[[int, int], None] | None = None) -> SceneOutcome:
+    """One scene file through ``find-waldo``: read, search, write the heatmap and the boxes.
+
+    Parameters
+    ----------
+    path : str
+        The scene (any format :func:`cvtool.io.read_image` reads; with ``chunk``, a format
+        read by region, see :func:`cvtool.scaleout.chunked_match.search_chunked`).
+    template
+        From :func:`prepare_find_template`; with ``chunk``, the template image itself.
+    settings : FindSettings
+        From :func:`find_settings`.
+    template_shape : tuple of int, optional
+        The template image's shape, which places the heatmap's scores (needed with
+        ``heatmap``).
+    annotated, heatmap : str, optional
+        Where to write the scene with each match boxed, and the scale-1 score map laid over
+        the scene (:func:`heatmap_pixels`); both atomically.
+    chunk : int, optional
+        Search the scene chunk by chunk with chunks of this side (zncc only; no outputs).
+    workers : int, optional
+        Threads for this scene's search (default 1: a batch runs scenes side by side).
+    progress : callable, optional
+        ``progress(done, total)`` after each scale (or chunk).
+
+    Returns
+    -------
+    SceneOutcome
+        The matches, the best score and the time taken, from reading to the last write.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> rng = np.random.default_rng(0)
+    >>> scene = rng.integers(0, 256, (40, 50), dtype=np.uint8)
+    >>> path = os.path.join(tempfile.mkdtemp(), "scene.npy")
+    >>> np.save(path, scene)
+    >>> settings = find_settings("zncc")
+    >>> find_file(path, prepare_find_template(scene[5:15, 8:20], settings), settings).matches
+    [Match(x=8, y=5, width=12, height=10, score=1.0, scale=1.0)]
+    """
+    start = time.perf_counter()
+    if chunk is not None:
+        from cvtool.scaleout.chunked_match import search_chunked
+
+        result = search_chunked(path, template, threshold=settings.threshold,
+                                top_k=settings.top_k, scales=settings.scales,
+                                gray=settings.gray, chunk=chunk, workers=workers,
+                                progress=progress)
+    else:
+        scene = io.read_image(path)
+        result = find_in_scene(scene, template, settings, workers=workers, progress=progress)
+        if heatmap is not None:
+            if template_shape is None:
+                raise UsageError("template_shape is needed to place the heatmap's scores",
+                                 parameter="template_shape")
+            scores = heatmap_scores(scene, template, settings, result, workers=workers)
+            io.write_image(heatmap, heatmap_pixels(scores, scene.shape, template_shape, heatmap,
+                                                   score_bounds(settings.method)))
+        if annotated is not None:
+            from cvtool.imaging.draw import annotate_matches
+
+            boxes = [(m.x, m.y, m.width, m.height, m.score) for m in result.matches]
+            io.write_image(annotated, annotate_matches(scene, boxes))
+    best = None if result.best is None else float(result.best.score)
+    return SceneOutcome(list(result.matches), best, (time.perf_counter() - start) * 1e3)

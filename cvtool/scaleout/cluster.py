@@ -27,7 +27,7 @@ from concurrent.futures import Future
 
 from cvtool.errors import CvToolError, ProcessingError, UsageError
 
-__all__ = ["ClusterBatch", "ENV_ADDRESS", "call_capturing", "connect", "run_batch",
+__all__ = ["ClusterBatch", "ENV_ADDRESS", "as_given", "call_capturing", "connect", "run_batch",
            "run_tiles", "scheduler_address", "shared_path"]
 
 #: The environment variable read when no address is given.
@@ -70,6 +70,29 @@ def shared_path(path: str | os.PathLike) -> str:
         raise UsageError("'-' (stdin or stdout) cannot be used with a scheduler: workers "
                          "read and write files on a shared filesystem", parameter="scheduler")
     return os.path.abspath(str(path))
+
+
+def as_given(exc: CvToolError, shared: dict[str, str]) -> CvToolError:
+    """``exc`` with every shared (absolute) path in its message put back as the user gave it.
+
+    ``shared`` maps each name as given to its :func:`shared_path`; the error keeps its class
+    and parameter, so it reads and exits exactly as the same failure in a local batch.
+
+    Examples
+    --------
+    >>> error = ProcessingError("/work/in/a.png: not a readable image")
+    >>> str(as_given(error, {"in/a.png": "/work/in/a.png"}))
+    'in/a.png: not a readable image'
+    """
+    message = str(exc)
+    # Longest first, so that /x/a.png.png is not half-replaced by /x/a.png.
+    for name, path in sorted(shared.items(), key=lambda item: -len(item[1])):
+        if name != path:
+            message = message.replace(path, name)
+    rebuilt = type(exc).__new__(type(exc))
+    Exception.__init__(rebuilt, message)
+    rebuilt.parameter = exc.parameter
+    return rebuilt
 
 
 def connect(address: str | None = None, *, timeout: float = CONNECT_TIMEOUT):
@@ -135,10 +158,12 @@ def call_capturing(fn: Callable, args: Sequence, common: dict | None = None) -> 
         return ("error", _describe(exc))
 
 
-def _run_group(fn: Callable, group: Sequence[Sequence], common: dict | None) -> list[tuple]:
-    """The task a worker runs: ``fn(*args, **common)`` for each input of the group, errors
-    as data."""
-    return [call_capturing(fn, args, common) for args in group]
+def _run_group(fn: Callable, group: Sequence[tuple[Sequence, dict | None]],
+               common: dict | None) -> list[tuple]:
+    """The task a worker runs: ``fn(*args, **keywords, **common)`` for each input of the
+    group, errors as data."""
+    return [call_capturing(fn, args, {**(common or {}), **(keywords or {})})
+            for args, keywords in group]
 
 
 def _check_shippable(fn: Callable) -> None:
@@ -191,8 +216,9 @@ class ClusterBatch:
         return max(1, sum(self.client.nthreads().values()))
 
     def map(self, fn: Callable, items: Iterable[Sequence], *, common: dict | None = None,
+            keywords: Sequence[dict] | None = None,
             per_task: int | None = None) -> list[Future]:
-        """Run ``fn(*args, **common)`` for every ``args`` in ``items`` on the cluster.
+        """Run ``fn(*args, **keywords, **common)`` for every ``args`` in ``items`` on the cluster.
 
         Parameters
         ----------
@@ -201,7 +227,10 @@ class ClusterBatch:
         items : iterable of tuples
             The arguments of each call; paths in them must be absolute (:func:`shared_path`).
         common : dict, optional
-            Keyword arguments given to every call (sent once per task).
+            Keyword arguments given to every call: sent to each worker once, however many
+            tasks there are (a prepared template, filter settings).
+        keywords : sequence of dict, optional
+            Keyword arguments of each call, one dict per input (its output paths, say).
         per_task : int, optional
             Inputs per task (default: enough tasks for about 4 per worker thread, at most
             :data:`MAX_PER_TASK` inputs each).
@@ -214,17 +243,27 @@ class ClusterBatch:
         """
         _check_shippable(fn)
         items = [tuple(args) for args in items]
+        if keywords is None:
+            calls = [(args, None) for args in items]
+        else:
+            calls = list(zip(items, [dict(k) for k in keywords], strict=True))
         if per_task is None:
             per_task = max(1, min(MAX_PER_TASK, math.ceil(len(items) / (4 * self.threads()))))
-        groups = [items[i:i + per_task] for i in range(0, len(items), per_task)]
+        groups = [calls[i:i + per_task] for i in range(0, len(calls), per_task)]
         results = [Future() for _ in items]
         for f in results:
             f.set_running_or_notify_cancel()
+        if not groups:
+            return results
+        shared = None
+        if common:
+            # Once to every worker, not pickled into each task.
+            [shared] = self.client.scatter([common], broadcast=True, hash=False)
         tasks = self.client.map(_run_group, [fn] * len(groups), groups,
-                                [common] * len(groups), pure=False)
+                                [shared] * len(groups), pure=False)
         for index, task in enumerate(tasks):
             task.add_done_callback(_deliver(results, index * per_task, len(groups[index])))
-        self._tasks = tasks  # keep the distributed futures alive until the batch is read
+        self._tasks = (tasks, shared)  # keep the distributed futures alive until read
         return results
 
 
