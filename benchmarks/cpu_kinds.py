@@ -331,6 +331,70 @@ def _ipp_probe(repeat: int) -> float | None:
     return times[True] / times[False]
 
 
+def _primitives(repeat: int) -> dict[str, float]:
+    """CPU nanoseconds per unit of the building blocks both sides stand on, one thread each.
+
+    They tell compute-bound work (whose cost follows the instruction set) from work bound by
+    memory, caches or call overheads (which the same silicon keeps the same in every kind):
+    ``gemv`` is a product as ``shifted`` runs it (9 taps over 9 cached rows of 4096, per
+    multiply-add); ``add`` a NumPy add of three 128 KiB arrays (per element); ``copy`` a
+    64 MiB copy from memory (per byte moved, read + write); ``fft`` NumPy's float32 ``rfft``
+    of 512 rows of 1024 (per n·log2 n); ``cv2 3x3 cached`` and ``cv2 3x3 memory`` a 3x3
+    ``filter2D`` on 128x512 (in L2) and on 4096² (per pixel); ``cv2 dft`` a 1024² ``cv2.dft``
+    (per n·log2 n).
+    """
+    import cv2
+    import numpy as np
+
+    from cvtool.filtering.blas import one_thread
+
+    rng = np.random.default_rng(2)
+    rows, taps, row = rng.random((9, 4096), dtype=np.float32), np.ones(9, np.float32), \
+        np.empty(4096, np.float32)
+    a, b, c = (rng.random(32768, dtype=np.float32) for _ in range(3))
+    src, dst = rng.random((4096, 4096), dtype=np.float32), np.empty((4096, 4096), np.float32)
+    spec = np.empty((512, 513), np.complex64)
+    signal_rows = rng.random((512, 1024), dtype=np.float32)
+    small, small_out = rng.random((128, 512), dtype=np.float32), np.empty((128, 512), np.float32)
+    k3 = rng.random((3, 3)).astype(np.float32)
+    tile = rng.random((1024, 1024), dtype=np.float32)
+
+    def gemv() -> None:
+        for _ in range(64):
+            np.matmul(taps, rows, out=row)
+
+    def add() -> None:
+        for _ in range(64):
+            np.add(a, b, out=c)
+
+    def rfft() -> None:
+        np.fft.rfft(signal_rows, axis=1, norm="ortho", out=spec)
+
+    probes = {
+        "gemv": (gemv, 64 * 9 * 4096),
+        "add": (add, 64 * a.size),
+        "copy": (lambda: np.copyto(dst, src), 2 * src.nbytes),
+        "fft": (rfft, 512 * 1024 * 10),
+        "cv2 3x3 cached": (lambda: cv2.filter2D(small, -1, k3, dst=small_out), small.size),
+        "cv2 3x3 memory": (lambda: cv2.filter2D(src, -1, k3, dst=dst), src.size),
+        "cv2 dft": (lambda: cv2.dft(tile), tile.size * 20),
+    }
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    result = {}
+    try:
+        with one_thread():
+            for name, (fn, units) in probes.items():
+                best = Best()
+                fn()
+                for _ in range(max(5, repeat + 2)):
+                    _timed(fn, best)
+                result[name] = best.cpu / units * 1e9
+    finally:
+        cv2.setNumThreads(threads)
+    return result
+
+
 def _calibrated_choices(cases, img) -> dict:
     """Fit the cost constants in this kind and say what ``auto`` would pick with them."""
     from cvtool.filtering.calibrate import calibrate
@@ -366,6 +430,7 @@ def child(kind: Kind, size: int, repeat: int, calibrate: bool) -> dict:
     from cvtool.filtering.registry import choose, costs
 
     result["ipp_probe"] = _ipp_probe(repeat)
+    result["primitives"] = _primitives(repeat)
     img, cases = _cases(size)
     rows = []
     for name, target, kernel, options, base in cases:
@@ -460,6 +525,16 @@ def render(results: Sequence[Mapping], size: int, repeat: int) -> str:
             recal = f"; recalibrated: {calibrated}" if calibrated else ""
             cells.append(f"{row['auto']} {verdict} ({timings}){recal}")
         lines.append(f"| {case} | " + " | ".join(cells) + " |")
+    probed = [r for r in timed if r.get("primitives")]
+    if probed:
+        lines += ["", "Building blocks, CPU ns per unit, one thread, best of the runs (see "
+                  "_primitives: gemv per multiply-add, add per element, copy per byte, fft and "
+                  "cv2 dft per n·log2 n, cv2 3x3 per pixel):", "",
+                  "| block | " + " | ".join(r["kind"] for r in probed) + " |",
+                  "|---|" + "---:|" * len(probed)]
+        for block in probed[0]["primitives"]:
+            lines.append(f"| {block} | " + " | ".join(f"{r['primitives'][block]:.3f}"
+                                                      for r in probed) + " |")
     for r in results:
         lines += ["", f"{r['kind']}: {KINDS[r['kind']].emulates}"]
         if r.get("problems"):
