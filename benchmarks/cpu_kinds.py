@@ -35,14 +35,19 @@ its SkylakeX family only and so is in none of these kinds). A ratio that holds a
 kinds holds across instruction sets on this memory system, nothing more.
 
 Per kind and case it prints cvtool / OpenCV wall and CPU ratios (best of ``repeat``
-alternated runs each), both sides' CPU ms, ``auto``'s choice (the registry's cost table is
-calibrated on the native kind) against the fastest contender measured in that kind, and with
-``--calibrate`` the constants :func:`cvtool.filtering.calibrate.calibrate` fits in that kind
-and the choice they would make (reported, never written to the registry). Nothing asserts a
-time; this is not part of ``make test``.
+alternated runs each; with ``--rounds`` every kind runs again, the kinds in reverse order, so
+that a load that changes during the run does not follow one kind), both sides' CPU ms,
+``auto``'s choice (the registry's cost table is calibrated on the native kind) against the
+contenders timed in that kind, the CPU cost of the building blocks both sides stand on
+(a BLAS ``gemv``, a NumPy add, a memory copy, NumPy's and OpenCV's FFTs, a 3x3 ``filter2D``
+in cache and from memory: compute-bound blocks follow the instruction set, memory-bound ones
+do not), and with ``--calibrate`` the constants
+:func:`cvtool.filtering.calibrate.calibrate` fits in each kind and the choice they would
+make (reported, never written to the registry). Nothing asserts a time; this is not part of
+``make test``.
 
-Run with ``python -m benchmarks cpu_kinds [--size N] [--repeat R] [--kinds a,b]
-[--calibrate]``.
+Run with ``python -m benchmarks cpu_kinds [--size N] [--repeat R] [--rounds N]
+[--kinds a,b] [--calibrate]``.
 """
 
 from __future__ import annotations
@@ -429,7 +434,7 @@ def child(kind: Kind, size: int, repeat: int, calibrate: bool) -> dict:
     from cvtool.filtering.core import make_plan
     from cvtool.filtering.registry import choose, costs
 
-    result["ipp_probe"] = _ipp_probe(repeat)
+    result["ipp_probe"] = [_ipp_probe(repeat)]
     result["primitives"] = _primitives(repeat)
     img, cases = _cases(size)
     rows = []
@@ -488,11 +493,36 @@ def _cell(row: Mapping | None) -> str:
     return f"{ours['wall'] / base['wall']:.2f} ({ours['cpu'] / base['cpu']:.2f})"
 
 
-def render(results: Sequence[Mapping], size: int, repeat: int) -> str:
+def _least(a: Mapping, b: Mapping) -> dict:
+    return {"wall": min(a["wall"], b["wall"]), "cpu": min(a["cpu"], b["cpu"]),
+            **({"model": a["model"]} if "model" in a else {})}
+
+
+def merge(first: dict, second: dict) -> dict:
+    """Two rounds of one kind as one: the best of each side's times (each ratio is then
+    best cvtool over best OpenCV), every load and IPP probe kept; a refusal in either wins."""
+    if first.get("problems") or second.get("problems"):
+        return first if first.get("problems") else second
+    merged = dict(first)
+    merged["rows"] = [
+        {**a, "ours": _least(a["ours"], b["ours"]), "base": _least(a["base"], b["base"]),
+         "contenders": {n: _least(c, b["contenders"][n]) if n in b["contenders"] else c
+                        for n, c in a["contenders"].items()}}
+        for a, b in zip(first["rows"], second["rows"], strict=True)]
+    merged["primitives"] = {n: min(v, second["primitives"][n])
+                            for n, v in first["primitives"].items()}
+    merged["load"] = first["load"] + second["load"]
+    merged["ipp_probe"] = first["ipp_probe"] + second["ipp_probe"]
+    merged["calibration"] = first.get("calibration") or second.get("calibration")
+    return merged
+
+
+def render(results: Sequence[Mapping], size: int, repeat: int, rounds: int = 1) -> str:
     """The tables: ratios per case and kind, both sides' CPU ms, auto against contenders."""
     timed = [r for r in results if not r.get("problems")]
+    runs = f"{repeat} runs" + (f" x {rounds} rounds" if rounds > 1 else "")
     lines = [f"### cvtool / OpenCV on emulated kinds of CPU ({size}x{size} float32, best of "
-             f"{repeat}; cell = wall ratio (CPU ratio), lower is better)", ""]
+             f"{runs}; cell = wall ratio (CPU ratio), lower is better)", ""]
     lines.append("| case | target | " + " | ".join(r["kind"] for r in results) + " |")
     lines.append("|---|---|" + "---:|" * len(results))
     names = [row["case"] for row in timed[0]["rows"]] if timed else []
@@ -501,7 +531,8 @@ def render(results: Sequence[Mapping], size: int, repeat: int) -> str:
         lines.append(f"| {case} | {timed[0]['rows'][i]['target']} | " + " | ".join(cells) + " |")
     load = ", ".join(f"{r['kind']} {'-'.join(f'{x:.1f}' for x in r.get('load', []))}"
                      for r in timed)
-    lines += ["", f"Load average (1 min) at start-end of each kind: {load}; 2 logical CPUs."]
+    lines += ["", f"Load average (1 min) at the start and end of each kind's child (rounds "
+              f"alternate the order of the kinds): {load}; {os.cpu_count()} logical CPUs."]
     lines += ["", "CPU ms, cvtool / OpenCV (best of the runs above):", "",
               "| case | " + " | ".join(r["kind"] for r in timed) + " |",
               "|---|" + "---:|" * len(timed)]
@@ -521,7 +552,7 @@ def render(results: Sequence[Mapping], size: int, repeat: int) -> str:
             ranked = sorted(row["contenders"].items(), key=lambda item: item[1]["cpu"])
             timings = ", ".join(f"{n} {c['cpu'] * 1e3:.0f}" for n, c in ranked)
             verdict = "holds" if ranked and ranked[0][0] == row["auto"] else "does not hold"
-            calibrated = r.get("calibration", {}).get("choices", {}).get(case)
+            calibrated = (r.get("calibration") or {}).get("choices", {}).get(case)
             recal = f"; recalibrated: {calibrated}" if calibrated else ""
             cells.append(f"{row['auto']} {verdict} ({timings}){recal}")
         lines.append(f"| {case} | " + " | ".join(cells) + " |")
@@ -540,9 +571,10 @@ def render(results: Sequence[Mapping], size: int, repeat: int) -> str:
         if r.get("problems"):
             lines.append(f"- REFUSED (not timed): {'; '.join(r['problems'])}")
         lines += [f"- {line}" for line in describe(r.get("effective", {}))]
-        if r.get("ipp_probe") is not None:
-            lines.append(f"- IPP probe: 31x31 filter2D CPU time with IPP / without = "
-                         f"{r['ipp_probe']:.2f}")
+        probes = [p for p in r.get("ipp_probe") or [] if p is not None]
+        if probes:
+            lines.append("- IPP probe: 31x31 filter2D (1024²) CPU time with IPP / without = "
+                         + ", ".join(f"{p:.2f}" for p in probes))
         calibration = r.get("calibration")
         if calibration:
             lines.append(f"- calibrate() in this kind ({calibration['seconds']:.0f} s), "
@@ -560,6 +592,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--size", type=int, default=4096, help="image side (default 4096)")
     parser.add_argument("--repeat", type=int, default=3, help="alternated runs, best of")
     parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated kinds")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run every kind this many times, the order of the kinds reversed "
+                             "each round (so that a changing load does not follow one kind)")
     parser.add_argument("--calibrate", action="store_true",
                         help="also fit the cost constants in each kind (slow)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -573,15 +608,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     from benchmarks.harness import machine_lines
 
     print("\n".join(machine_lines()), flush=True)
-    results = []
-    for name in args.kinds.split(","):
-        print(f"== {name}: {KINDS[name].emulates}", flush=True)
-        result = run_kind(KINDS[name], args.size, args.repeat, args.calibrate)
-        for problem in result.get("problems", []):
-            print(f"  refused: {problem}", flush=True)
-        results.append(result)
+    names = args.kinds.split(",")
+    merged: dict[str, dict] = {}
+    for round_ in range(args.rounds):
+        for name in names if round_ % 2 == 0 else names[::-1]:
+            print(f"== {name} (round {round_ + 1}): {KINDS[name].emulates}", flush=True)
+            result = run_kind(KINDS[name], args.size, args.repeat,
+                              args.calibrate and round_ == 0)
+            for problem in result.get("problems", []):
+                print(f"  refused: {problem}", flush=True)
+            merged[name] = merge(merged[name], result) if name in merged else result
+    results = [merged[name] for name in names]
     print()
-    print(render(results, args.size, args.repeat))
+    print(render(results, args.size, args.repeat, args.rounds))
 
 
 if __name__ == "__main__":
