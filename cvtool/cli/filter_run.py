@@ -99,10 +99,12 @@ def run_filter_batch(inputs: list[str], output: str, settings: FilterSettings, *
     def work(index: int, path: str):
         from cvtool.pipelines.batch import Outcome
 
-        image = io.read_image(path)
-        # In bands of rows mapped straight to pixels: no whole-image float result is kept.
-        pixels, mode = filter_to_pixels(image, settings, targets[index], workers=workers)
-        io.write_image(targets[index], pixels)
+        # In bands of rows mapped straight to pixels: no whole-image float result is kept. The
+        # input is freed once filtered and the output's channels are reordered in place for
+        # the encoder (only shape and dtype are read after): the process's peak memory.
+        pixels, mode = filter_to_pixels(io.read_image(path), settings, targets[index],
+                                        workers=workers)
+        io.write_image(targets[index], pixels, overwrite_input=True)
         if not json_mode:
             return Outcome()
         record = {"input": path, "output": targets[index], "operation": settings.operation,

@@ -13,12 +13,13 @@ import os
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from cvtool.errors import ProcessingError
 
-__all__ = ["WritesStopped", "reopen_writes", "stop_writes", "write_bytes_atomically",
-           "write_stdout_bytes"]
+__all__ = ["WritesStopped", "reopen_writes", "stop_writes", "write_atomically",
+           "write_bytes_atomically", "write_stdout_bytes"]
 
 _gate = threading.Condition()
 _writes_in_flight: dict[int, int] = {}  # thread id -> nesting depth
@@ -110,15 +111,45 @@ def write_bytes_atomically(path: Path, data: bytes) -> None:
     >>> target.read_bytes(), sorted(p.name for p in target.parent.iterdir())
     (b'abc', ['x.bin'])
     """
+    def write(temp_name: str) -> None:
+        with open(temp_name, "wb") as handle:
+            handle.write(data)
+
+    write_atomically(path, write)
+
+
+def write_atomically(path: Path, write: Callable[[str], None], *, suffix: str = "") -> None:
+    """Let ``write`` fill a temporary file beside ``path``, then rename it over ``path``.
+
+    ``write`` gets the temporary file's name (it ends with ``suffix``, for writers that pick
+    a format by the name) and writes the whole file there, by name; an :class:`OSError` it
+    raises becomes a :class:`ProcessingError` naming ``path``, and any failure removes the
+    temporary file. The file is flushed to disk before the rename, so nothing but a complete
+    file ever appears at ``path``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "x.txt"
+    >>> write_atomically(target, lambda name: Path(name).write_text("abc"), suffix=".txt")
+    >>> target.read_text(), sorted(p.name for p in target.parent.iterdir())
+    ('abc', ['x.txt'])
+    """
     folder = path.parent
     temp_name = None
     _enter_write(str(path))
     try:
-        fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.",
+                                         suffix=".tmp" + suffix)
+        os.close(fd)
+        write(temp_name)
+        # The writer wrote by name and closed its handle: flush the file itself to disk
+        # (through a handle opened for writing, which fsync needs on some systems).
+        fd = os.open(temp_name, os.O_WRONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.chmod(temp_name, _FILE_MODE)
         os.replace(temp_name, path)
         temp_name = None

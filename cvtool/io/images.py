@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from cvtool.errors import ProcessingError
 from cvtool.imaging.pixels import NOT_FINITE
-from cvtool.io.atomic import write_bytes_atomically, write_stdout_bytes
-from cvtool.io.codecs import decode_image, encode_image
+from cvtool.io.atomic import write_atomically, write_stdout_bytes
+from cvtool.io.codecs import decode_image, encode_image, read_image_file, write_image_file
 from cvtool.io.npy import read_npy
 from cvtool.io.paths import STDIO, display_name, suffix_of
 
@@ -60,16 +62,22 @@ def _read(path: str | os.PathLike, name: str) -> np.ndarray:
     if p.suffix.lower() == ".npy":
         return read_npy(p, name)
     try:
-        data = p.read_bytes()
+        return read_image_file(p, name)
     except FileNotFoundError:
         raise ProcessingError(f"{name}: no such file") from None
     except OSError as exc:
         raise ProcessingError(f"{name}: cannot read ({exc.strerror or exc})") from None
-    return decode_image(data, name)
 
 
-def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
+def write_image(path: str | os.PathLike, image: np.ndarray, *,
+                overwrite_input: bool = False) -> None:
     """Write ``image`` atomically to ``path`` (format from its suffix); ``-`` writes PNG to stdout.
+
+    An image file is encoded straight into a temporary file beside ``path`` (no encoded copy
+    is held in memory), which is then renamed over ``path``. With ``overwrite_input`` the
+    caller gives ``image`` up, as NumPy's ``overwrite_input`` does: the encoder may reorder
+    its colour channels in place instead of copying them (a 4K colour image is 24 MiB), and
+    its content is undefined afterwards.
 
     Examples
     --------
@@ -84,11 +92,24 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
     if image.dtype.kind == "f" and not np.isfinite(image).all():
         # cvtool refuses such files as input, so it does not write them either.
         raise ProcessingError(f"{name}: {NOT_FINITE}")
+    suffix = suffix_of(path)
+    if str(path) == STDIO:
+        with _naming(name):
+            data = encode_image(image, suffix)
+        write_stdout_bytes(data)
+        return
+
+    def encode_into(temp_name: str) -> None:
+        with _naming(name):
+            write_image_file(image, suffix, temp_name, overwrite_input=overwrite_input)
+
+    write_atomically(Path(path), encode_into, suffix=suffix)
+
+
+@contextmanager
+def _naming(name: str) -> Iterator[None]:
+    """An encoder's refusal (a :class:`ProcessingError`) names the file it was meant for."""
     try:
-        data = encode_image(image, suffix_of(path))
+        yield
     except ProcessingError as exc:
         raise ProcessingError(f"{name}: {exc}", parameter=exc.parameter) from None
-    if str(path) == STDIO:
-        write_stdout_bytes(data)
-    else:
-        write_bytes_atomically(Path(path), data)

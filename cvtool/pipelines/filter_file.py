@@ -28,8 +28,9 @@ def filter_file(path: str, target: str, settings: FilterSettings,
     ...             FilterSettings("correlate", np.ones((1, 1))))
     ((2, 3), 'float64', 'raw')
     """
-    image = io.read_image(path)
-    # The local batch's own step (cvtool.cli.filter_run), so the bytes are the same.
-    pixels, mode = filter_to_pixels(image, settings, target, workers=workers)
-    io.write_image(target, pixels)
+    # The local batch's own step (cvtool.cli.filter_run), so the bytes are the same. The
+    # input is nobody's name here, so it is freed once filtered, before the output is
+    # encoded; the output is ours, so the encoder may reorder its channels in place.
+    pixels, mode = filter_to_pixels(io.read_image(path), settings, target, workers=workers)
+    io.write_image(target, pixels, overwrite_input=True)
     return tuple(int(n) for n in pixels.shape), str(pixels.dtype), mode
