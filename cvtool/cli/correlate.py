@@ -35,6 +35,10 @@ def _kernel_command(operation: str, inputs: list[str], kernel: str, output: str,
                     fmt: str | None, chunked: bool = False, chunk: int = 4096,
                     scheduler: str | None = None) -> None:
     with reporting_errors():
+        from cvtool.filtering.blas import start_single_threaded
+
+        # This process only filters, on one BLAS thread: BLAS loads that way (before NumPy).
+        start_single_threaded()
         from cvtool.cli.filter_run import make_settings, run_filter_batch
         from cvtool.cli.grammar import parse_kernel
         from cvtool.filtering.kernels import normalize_kernel

@@ -92,6 +92,10 @@ def filter_images(
         if list_kernels:
             print_kernel_table()
             raise typer.Exit(0)
+        from cvtool.filtering.blas import start_single_threaded
+
+        # This process only filters, on one BLAS thread: BLAS loads that way (before NumPy).
+        start_single_threaded()
         from cvtool.cli.filter_run import make_settings, run_filter_batch
         from cvtool.cli.grammar import suggesting
         from cvtool.filtering.kernels import KERNEL_ALIASES, KERNEL_NAMES, named_kernel
