@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from helpers import CVTOOL
 
@@ -29,35 +31,99 @@ except SystemExit:
     pass
 sys.stdout.flush()
 names = ("numpy", "cv2", "rich", "cvtool.filtering", "cvtool.matching", "cvtool.measures",
-         "cvtool.io")
+         "cvtool.io", "threadpoolctl", *(f"cvtool.cli.{c}" for c in COMMAND_MODULES))
 sys.__stderr__.write("LOADED " + " ".join(n for n in names if n in sys.modules) + "\\n")
+if "numpy" in sys.modules:
+    from threadpoolctl import threadpool_info
+    threads = {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+    sys.__stderr__.write("BLAS_THREADS " + " ".join(map(str, sorted(threads))) + "\\n")
 """
+
+# The modules of the subcommands (cvtool/cli/<name>.py); a run may import its own only.
+COMMAND_MODULES = ("correlate", "filter", "find_waldo", "entropy", "normalize", "selftest")
+_PROBE = _PROBE.replace("COMMAND_MODULES", repr(COMMAND_MODULES))
+
+
+def _probe(*args: str, env: dict | None = None, cwd: str | None = None) -> dict[str, set[str]]:
+    """Run ``cvtool ARGS`` in a fresh interpreter; its LOADED (and BLAS_THREADS) lines."""
+    done = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, **(env or {})}, cwd=cwd)
+    return {ln.split()[0]: set(ln.split()[1:]) for ln in done.stderr.splitlines()
+            if ln.startswith(("LOADED", "BLAS_THREADS"))}
 
 
 def _loaded(*args: str, env: dict | None = None, cwd: str | None = None) -> set[str]:
-    done = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True,
-                          timeout=60, env={**os.environ, **(env or {})}, cwd=cwd)
-    line = [ln for ln in done.stderr.splitlines() if ln.startswith("LOADED")][-1]
-    return set(line.split()[1:])
+    return _probe(*args, env=env, cwd=cwd)["LOADED"]
+
+
+def _heavy(loaded: set[str]) -> set[str]:
+    """The loaded names that are not command modules of cvtool.cli."""
+    return {name for name in loaded if not name.startswith("cvtool.cli.")}
 
 
 @pytest.mark.parametrize("args", [["--version"], ["--help"], ["filter", "--help"],
                                   ["find-waldo", "--help"], []])
 def test_help_and_version_import_neither_numpy_nor_opencv(args):
     """The interpreter, Typer and Click only: no NumPy, OpenCV, Rich or core module."""
-    assert _loaded(*args) == set()
+    assert _heavy(_loaded(*args)) == set()
+
+
+def test_version_reads_no_command_module():
+    """--version answers before any subcommand is looked up: no command module is read."""
+    assert _loaded("--version") == set()
 
 
 def test_completion_imports_neither_numpy_nor_opencv():
     """A <TAB> runs the program too: it must cost only the interpreter's start."""
     env = {"_CVTOOL_COMPLETE": "complete_bash", "COMP_WORDS": "cvtool filter --pa",
            "COMP_CWORD": "2"}
-    assert _loaded(env=env) == set()
+    assert _heavy(_loaded(env=env)) == set()
 
 
 def test_a_command_imports_only_its_own_core(tmp_path):
     """entropy --probs needs the information measures: not OpenCV, filtering or matching."""
-    assert _loaded("entropy", "--probs", "0.5 0.5") == {"numpy", "cvtool.measures"}
+    assert _loaded("entropy", "--probs", "0.5 0.5") == {"numpy", "cvtool.measures",
+                                                         "cvtool.cli.entropy"}
+
+
+def test_filter_help_builds_only_the_filter_command():
+    """`cvtool filter --help` looks up one subcommand: the other command modules stay unread."""
+    assert _loaded("filter", "--help") == {"cvtool.cli.filter"}
+
+
+def test_root_help_lists_every_command_without_numpy():
+    """`cvtool --help` needs every subcommand's one-line help: all command modules, no NumPy."""
+    assert _loaded("--help") == {f"cvtool.cli.{c}" for c in COMMAND_MODULES}
+
+
+# A premise of the next test, run as ``python -c``: the same image and kernel through the
+# library, in a process that did not ask for single-threaded BLAS, do need threadpoolctl.
+_LIBRARY_FILTER = """
+import sys
+from cvtool import io
+from cvtool.filtering import correlate
+from cvtool.filtering.kernels import named_kernel
+correlate(io.read_image(sys.argv[1]), named_kernel("gaussian"), padding="mirror")
+print("threadpoolctl" in sys.modules)
+"""
+
+
+def test_a_filter_run_imports_only_its_command_and_starts_blas_on_one_thread(tmp_path):
+    """A shell loop pays each call's start-up: `cvtool filter` reads its own command module
+    only (not correlate, find-waldo, entropy, normalize, selftest), never matching or the
+    measures, and BLAS loads on one thread (the filter would hold it there anyway), so
+    threadpoolctl's import and library scan are skipped while the strategy auto picks for
+    this image uses BLAS (checked first through the library, which still imports it)."""
+    src = tmp_path / "in.png"
+    cv2.imwrite(str(src), np.random.default_rng(0).integers(0, 256, (240, 320, 3), np.uint8))
+    library = subprocess.run([sys.executable, "-c", _LIBRARY_FILTER, str(src)],
+                             capture_output=True, text=True, timeout=60)
+    assert library.stdout.split() == ["True"], library.stderr  # the premise: BLAS is used
+    found = _probe("filter", str(src), "-n", "gaussian", "-o", str(tmp_path / "out.png"))
+    assert found["LOADED"] == {"numpy", "cv2", "cvtool.filtering", "cvtool.io",
+                               "cvtool.cli.filter"}
+    assert found["BLAS_THREADS"] <= {"1"}
+    assert (tmp_path / "out.png").exists()
 
 
 def test_filter_list_needs_no_opencv():

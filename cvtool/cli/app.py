@@ -3,15 +3,21 @@
 Nothing imports this module but the entry points (``cvtool``, ``python -m cvtool``) and tests.
 Start-up is kept to the interpreter, Typer and Click: the command modules import NumPy,
 OpenCV and their core only inside the command that runs, so ``--help``, ``--version`` and
-shell completion never load them.
+shell completion never load them. A subcommand's module is imported, and its Click command
+built from the function's signature, only when that subcommand is looked up (it runs, or
+``--help`` and completion list it): a shell loop of ``cvtool filter`` calls pays for
+``filter`` alone.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Iterator, MutableMapping
 from typing import Annotated, Any
 
 import typer
+import typer.main
 from typer.core import TyperGroup
 
 try:  # Typer >= 0.26 carries its own copy of Click; its parse errors are that copy's classes.
@@ -20,12 +26,6 @@ except ImportError:  # pragma: no cover - older Typer runs on Click itself
     from click import exceptions as click_errors
 
 from cvtool import __version__
-from cvtool.cli import correlate as correlate_cmd
-from cvtool.cli import entropy as entropy_cmd
-from cvtool.cli import filter as filter_cmd
-from cvtool.cli import find_waldo as find_waldo_cmd
-from cvtool.cli import normalize as normalize_cmd
-from cvtool.cli import selftest as selftest_cmd
 from cvtool.cli.grammar import suggest
 from cvtool.cli.reporting import install_signal_handlers
 from cvtool.errors import ExitStatus
@@ -76,8 +76,71 @@ def click_error_lines(exc: click_errors.ClickException) -> list[str]:
     return lines
 
 
+#: The subcommands, in the order ``cvtool --help`` lists them: name -> (module, function).
+#: To add one, write its module in cvtool/cli/ and add its line here.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "correlate": ("cvtool.cli.correlate", "correlate"),
+    "convolve": ("cvtool.cli.correlate", "convolve"),
+    "filter": ("cvtool.cli.filter", "filter_images"),
+    "find-waldo": ("cvtool.cli.find_waldo", "find_waldo"),
+    "entropy": ("cvtool.cli.entropy", "entropy_command"),
+    "normalize": ("cvtool.cli.normalize", "normalize"),
+    "selftest": ("cvtool.cli.selftest", "selftest"),
+}
+
+
+def build_command(name: str) -> Any:
+    """The Click command of subcommand ``name``, built by Typer from its function.
+
+    Examples
+    --------
+    >>> build_command("entropy").name
+    'entropy'
+    """
+    module, function = COMMANDS[name]
+    single = typer.Typer(add_completion=False, rich_markup_mode=None,
+                         pretty_exceptions_enable=False)
+    single.command(name)(getattr(importlib.import_module(module), function))
+    return typer.main.get_command(single)  # one registered command: that command itself
+
+
+class _LazyCommands(MutableMapping):
+    """The group's ``commands`` mapping: every name listed, each command built on first lookup.
+
+    Typer and Click read a group's subcommands only through this mapping (lookup, listing,
+    "did you mean"), so nothing else needs to know that building is deferred.
+    """
+
+    def __init__(self) -> None:
+        self._built: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._built:
+            if name not in COMMANDS:
+                raise KeyError(name)
+            self._built[name] = build_command(name)
+        return self._built[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*COMMANDS, *(n for n in self._built if n not in COMMANDS)])
+
+    def __len__(self) -> int:
+        return len(set(COMMANDS) | set(self._built))
+
+
 class CvtoolGroup(TyperGroup):
-    """The root command: Click's parse errors become cvtool's one ``error:`` line, exit 2."""
+    """The root command: subcommands built on lookup (:data:`COMMANDS`); Click's parse errors
+    become cvtool's one ``error:`` line, exit 2."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = _LazyCommands()
 
     def main(self, args: Any = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True,
@@ -136,16 +199,6 @@ def _root(
         cvtool entropy photo.png --json
     """
 
-
-# Subcommands: one line each, in the order `cvtool --help` lists them. To add one, import
-# its module above and add `app.command("name")(module.function)` below.
-app.command("correlate")(correlate_cmd.correlate)
-app.command("convolve")(correlate_cmd.convolve)
-app.command("filter")(filter_cmd.filter_images)
-app.command("find-waldo")(find_waldo_cmd.find_waldo)
-app.command("entropy")(entropy_cmd.entropy_command)
-app.command("normalize")(normalize_cmd.normalize)
-app.command("selftest")(selftest_cmd.selftest)
 
 
 def main() -> None:
