@@ -59,8 +59,6 @@ def parse_number(token: str, what: str = "kernel value") -> float:
     ...
     cvtool.errors.UsageError: --probs value 'x' is not a number
     """
-    from fractions import Fraction  # imports decimal: only when a number is read
-
     parts = token.split("/")
     if len(parts) > 2 or not all(_NUMBER.fullmatch(p) for p in parts):
         low = token.lower().lstrip("+-")
@@ -68,6 +66,10 @@ def parse_number(token: str, what: str = "kernel value") -> float:
             raise UsageError(_not_finite(what, token))
         raise UsageError(f"{what} '{token}' is not a number")
     if len(parts) == 2:
+        # Exact, so that 1/3 is the float nearest to a third; fractions imports decimal and
+        # compiles a large regex (~5 ms): only a fraction pays for it, not `--pad-value 0`.
+        from fractions import Fraction
+
         num, den = Fraction(parts[0]), Fraction(parts[1])
         if den == 0:
             raise UsageError(f"{what} '{token}' divides by zero")
