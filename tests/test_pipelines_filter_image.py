@@ -10,6 +10,7 @@ import pytest
 import scipy.ndimage as ndi
 
 from cvtool.errors import ProcessingError, UsageError
+from cvtool.filtering.registry import STRATEGIES
 from cvtool.pipelines.filter_image import (
     FilterSettings,
     check_settings,
@@ -127,3 +128,74 @@ def test_output_pixels_append_alpha_in_the_output_type():
     assert pixels.tolist() == [[[0, 100, 255, 77]]]
     raw, mode = to_output_pixels(values, alpha, np.dtype(np.uint8), settings, "o.npy")
     assert mode == "raw" and raw.dtype.kind == "f" and raw[0, 0].tolist() == [-5, 100.4, 300, 77]
+
+
+# ------------------------------------------------------------- output written over the input
+
+OVERWRITE_IMAGES = {
+    "rgb8": np.random.default_rng(21).integers(0, 256, (37, 23, 3)).astype(np.uint8),
+    "rgba16": np.random.default_rng(22).integers(0, 65536, (37, 23, 4)).astype(np.uint16),
+    "gray8": np.random.default_rng(23).integers(0, 256, (37, 23)).astype(np.uint8),
+    "gray+alpha8": np.random.default_rng(24).integers(0, 256, (37, 23, 2)).astype(np.uint8),
+    "rgb float32": np.random.default_rng(25).normal(size=(37, 23, 3)).astype(np.float32),
+}
+
+
+@pytest.mark.parametrize("strategy", ["auto", *STRATEGIES])
+@pytest.mark.parametrize("image_name", list(OVERWRITE_IMAGES))
+def test_output_written_over_the_input_has_the_same_pixels(monkeypatch, strategy, image_name):
+    """``overwrite_input`` gives exactly the pixels of the ordinary path for every strategy
+    (forced where it applies), padding (``wrap`` included, which must not be done in place),
+    operation, alpha and band height: an input row overwritten while a later band still
+    reads it would change some output pixel. (Other shapes and strides are never done in
+    place: see the next test.)"""
+    import itertools
+
+    from cvtool.filtering import row_bands
+    from cvtool.pipelines.filter_image import filter_to_pixels
+
+    real_choose = row_bands.choose
+
+    def forced(plan, name):
+        chosen = STRATEGIES.get(strategy)
+        return chosen if chosen is not None and chosen.applies(plan) else real_choose(plan, name)
+
+    monkeypatch.setattr(row_bands, "choose", forced)
+    image = OVERWRITE_IMAGES[image_name]
+    kernels = {"5x5 binomial": np.outer([1, 4, 6, 4, 1], [1, 4, 6, 4, 1]) / 256,
+               "4x3 random": np.random.default_rng(5).normal(size=(4, 3)),
+               "7x7 box": np.ones((7, 7)) / 49}
+    for (name, kernel), op, padding, shape, stride, rows in itertools.product(
+            kernels.items(), ["correlate", "convolve"],
+            ["mirror", "zero", "wrap", "clamp", "extend", "constant"], ["same"], [1],
+            [1, 5]):
+        settings = FilterSettings(op, kernel, padding=padding, pad_value=(7.0,),
+                                  stride=stride, shape=shape)
+        want, want_mode = filter_to_pixels(image, settings, "o.png", workers=2, rows=rows)
+        work = image.copy()
+        got, mode = filter_to_pixels(work, settings, "o.png", workers=2, rows=rows,
+                                     overwrite_input=True)
+        case = (name, op, padding, shape, stride, rows)
+        assert mode == want_mode and got.dtype == want.dtype, case
+        assert np.array_equal(got, want), case
+
+
+def test_output_is_written_over_the_input_only_when_given_up():
+    """With ``overwrite_input`` a same-shape 8-bit output is the input array itself (no
+    second image); without it, or when the output cannot fit (valid, wrap, gray), the input
+    is left as it was."""
+    from cvtool.pipelines.filter_image import filter_to_pixels
+
+    image = OVERWRITE_IMAGES["rgba16"]
+    settings = FilterSettings("correlate", np.ones((3, 3)) / 9)
+    work = image.copy()
+    got, _ = filter_to_pixels(work, settings, "o.png", rows=4, overwrite_input=True)
+    assert got is work
+    for overwrite, changed in [(False, settings), (True, FilterSettings(
+            "correlate", np.ones((3, 3)) / 9, shape="valid")), (True, FilterSettings(
+            "correlate", np.ones((3, 3)) / 9, padding="wrap")), (True, FilterSettings(
+            "correlate", np.ones((3, 3)) / 9, gray=True))]:
+        work = image.copy()
+        got, _ = filter_to_pixels(work, changed, "o.png", rows=4, overwrite_input=overwrite)
+        assert not np.shares_memory(got, work)
+        assert np.array_equal(work, image)

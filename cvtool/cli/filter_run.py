@@ -100,10 +100,11 @@ def run_filter_batch(inputs: list[str], output: str, settings: FilterSettings, *
         from cvtool.pipelines.batch import Outcome
 
         # In bands of rows mapped straight to pixels: no whole-image float result is kept. The
-        # input is freed once filtered and the output's channels are reordered in place for
-        # the encoder (only shape and dtype are read after): the process's peak memory.
+        # input is ours: the output may be written over it (else it is freed once filtered),
+        # and the encoder reorders the output's channels in place (only shape and dtype are
+        # read after): the process's peak memory.
         pixels, mode = filter_to_pixels(io.read_image(path), settings, targets[index],
-                                        workers=workers)
+                                        workers=workers, overwrite_input=True)
         io.write_image(targets[index], pixels, overwrite_input=True)
         if not json_mode:
             return Outcome()

@@ -29,8 +29,9 @@ def filter_file(path: str, target: str, settings: FilterSettings,
     ((2, 3), 'float64', 'raw')
     """
     # The local batch's own step (cvtool.cli.filter_run), so the bytes are the same. The
-    # input is nobody's name here, so it is freed once filtered, before the output is
-    # encoded; the output is ours, so the encoder may reorder its channels in place.
-    pixels, mode = filter_to_pixels(io.read_image(path), settings, target, workers=workers)
+    # input is ours: the output may be written over it (or it is freed once filtered), and
+    # the encoder may reorder the output's channels in place. One image alive, not three.
+    pixels, mode = filter_to_pixels(io.read_image(path), settings, target, workers=workers,
+                                    overwrite_input=True)
     io.write_image(target, pixels, overwrite_input=True)
     return tuple(int(n) for n in pixels.shape), str(pixels.dtype), mode

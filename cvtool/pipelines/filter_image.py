@@ -211,7 +211,8 @@ def to_output_pixels(values: np.ndarray, alpha: np.ndarray | None, input_dtype: 
 
 
 def filter_to_pixels(image: np.ndarray, settings: FilterSettings, output: str, *,
-                     workers: int = 1, rows: int | None = None) -> tuple[np.ndarray, str]:
+                     workers: int = 1, rows: int | None = None,
+                     overwrite_input: bool = False) -> tuple[np.ndarray, str]:
     """:func:`filter_image` then :func:`to_output_pixels`, without the whole float result.
 
     The filter runs in bands of output rows (:func:`cvtool.filtering.row_bands.correlate_bands`)
@@ -220,6 +221,12 @@ def filter_to_pixels(image: np.ndarray, settings: FilterSettings, output: str, *
     max before any pixel can be mapped, and ``raw`` keeps the floats as the output: those two
     keep the whole float result (one pass, as :func:`filter_image`). The pixels are exactly
     :func:`to_output_pixels` of :func:`filter_image`'s result.
+
+    With ``overwrite_input`` the caller gives ``image`` up (as NumPy's ``overwrite_input``):
+    when the output has the input's shape and pixel type (``same``, stride 1, no gray
+    conversion, an 8/16-bit input) and no padding reads far rows (not ``wrap``), the output
+    rows are written over input rows that no later band reads, and the array returned is
+    ``image`` itself: no second image is allocated. Otherwise ``image`` is left as it was.
 
     Examples
     --------
@@ -238,6 +245,12 @@ def filter_to_pixels(image: np.ndarray, settings: FilterSettings, output: str, *
         colour = to_gray(colour)
     colour_pad, alpha_pad = split_pad_value(colour, alpha, settings.pad_value)
     dtype = output_dtype(image.dtype)
+    in_place = overwrite_input and _output_fits_input(image, settings, dtype)
+    # An output row of a band reads input rows at most the kernel's extent above it (without
+    # `wrap`, which reads the first rows again at the bottom), so output rows that far above
+    # the newest band are read by no later band and may overwrite their input rows.
+    reach = max(np.asarray(settings.kernel).shape, default=1)
+    pending: list[tuple[int, int, np.ndarray]] = []
     pixels = None
     channels = 1
     for o0, o1, values in correlate_bands(
@@ -247,21 +260,50 @@ def filter_to_pixels(image: np.ndarray, settings: FilterSettings, output: str, *
         if pixels is None:
             channels = 1 if values.ndim == 2 else values.shape[2]
             shape = (_out_rows(colour, settings), values.shape[1])
-            pixels = np.empty(shape + ((channels + 1,) if alpha is not None else
-                                       (values.shape[2:])), dtype)
+            shape += (channels + 1,) if alpha is not None else values.shape[2:]
+            in_place = in_place and shape == image.shape
+            pixels = image if in_place else np.empty(shape, dtype)
         band = to_pixel_type(values, mode, dtype)
-        if alpha is None:
-            pixels[o0:o1] = band
-        else:
-            pixels[o0:o1, :, :channels] = band.reshape(band.shape[:2] + (channels,))
+        if not in_place:
+            _put_band(pixels, o0, o1, band, channels, alpha is not None)
+            continue
+        pending.append((o0, o1, band))
+        while pending and pending[0][1] <= o1 - reach:
+            _put_band(pixels, *pending.pop(0), channels, alpha is not None)
+    for o0, o1, band in pending:
+        _put_band(pixels, o0, o1, band, channels, alpha is not None)
     if pixels is None:  # nothing was yielded: cannot happen (an empty image is one band)
         raise AssertionError("correlate_bands yielded no band")
     if alpha is not None:
+        # Written over in place, this is the input's alpha plane assigned to itself.
         plane = _alpha_through(alpha, settings, alpha_pad)
         if plane.dtype != dtype:
             plane = to_pixel_type(plane, "clip", dtype)
         pixels[..., channels] = plane
     return pixels, mode
+
+
+#: Paddings whose rows near one border are read only by the bands at that border.
+_LOCAL_PADDINGS = frozenset({"zero", "constant", "clamp", "mirror", "symmetric", "extend",
+                             "normalized"})
+
+
+def _output_fits_input(image: np.ndarray, settings: FilterSettings, dtype: np.dtype) -> bool:
+    """Whether output rows may overwrite input rows (see :func:`filter_to_pixels`)."""
+    stride = settings.stride
+    unit = stride == 1 if isinstance(stride, int) else tuple(stride) == (1, 1)
+    return (unit and settings.shape == "same" and not settings.gray
+            and settings.padding in _LOCAL_PADDINGS and image.dtype == dtype
+            and image.flags.writeable and image.flags.c_contiguous)
+
+
+def _put_band(pixels: np.ndarray, o0: int, o1: int, band: np.ndarray, channels: int,
+              with_alpha: bool) -> None:
+    """Output rows ``o0:o1`` of the colour (before the alpha plane, if any)."""
+    if with_alpha:
+        pixels[o0:o1, :, :channels] = band.reshape(band.shape[:2] + (channels,))
+    else:
+        pixels[o0:o1] = band
 
 
 def _out_rows(colour: np.ndarray, settings: FilterSettings) -> int:
