@@ -13,6 +13,7 @@ Run with ``python -m benchmarks filter``.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -103,15 +104,23 @@ out = cv2.GaussianBlur(img, (5, 5), 1.1, sigmaY=1.1, borderType=cv2.BORDER_REFLE
 cv2.imwrite(sys.argv[2], out)
 """
 
-# A console script as pip writes it for ``cvtool = "cvtool.cli.app:main"``.
+# A console script as pip writes it for the entry point ``cvtool = "{module}:{function}"``.
 _CONSOLE_SCRIPT = """#!{python}
 import re
 import sys
-from cvtool.cli.app import main
+from {module} import {function} as main
 if __name__ == "__main__":
     sys.argv[0] = re.sub(r"(-script\\.pyw|\\.exe)?$", "", sys.argv[0])
     sys.exit(main())
 """
+
+
+def _entry_point() -> dict[str, str]:
+    """The ``cvtool`` console script's module and function, as pyproject.toml declares them."""
+    text = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
+    found = re.search(r'^cvtool\s*=\s*"([\w.]+):(\w+)"', text, re.MULTILINE)
+    module, function = found.groups() if found else ("cvtool.cli", "main")
+    return {"module": module, "function": function}
 
 
 @dataclass(frozen=True)
@@ -155,7 +164,7 @@ def _user_install(tmp: str) -> Install:
                     ignore=shutil.ignore_patterns("__pycache__"))
     compileall.compile_dir(package, quiet=1)  # pip compiles on install
     script = os.path.join(root, "bin", "cvtool")
-    Path(script).write_text(_CONSOLE_SCRIPT.format(python=python))
+    Path(script).write_text(_CONSOLE_SCRIPT.format(python=python, **_entry_point()))
     os.chmod(script, 0o755)
     editable = any(name.startswith("__editable__") and "cvtool" in name
                    for name in os.listdir(sysconfig.get_paths()["purelib"]))

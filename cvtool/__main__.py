@@ -1,6 +1,6 @@
 """Allow ``python -m cvtool``."""
 
-from cvtool.cli.app import main
+from cvtool.cli import main
 
 if __name__ == "__main__":
     main()

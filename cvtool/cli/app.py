@@ -27,7 +27,7 @@ except ImportError:  # pragma: no cover - older Typer runs on Click itself
 
 from cvtool import __version__
 from cvtool.cli.grammar import suggest
-from cvtool.cli.reporting import install_signal_handlers
+from cvtool.cli.reporting import install_signal_handlers, pause_collector
 from cvtool.errors import ExitStatus
 
 __all__ = ["app", "main"]
@@ -200,8 +200,10 @@ def _root(
     """
 
 
-
 def main() -> None:
     """Entry point of the ``cvtool`` console script (and ``python -m cvtool``)."""
+    # Until the work starts (cvtool.cli.reporting); cvtool.cli.main has paused it already,
+    # this covers a console script written for this function by an older install.
+    pause_collector()
     install_signal_handlers()
     app(prog_name="cvtool")

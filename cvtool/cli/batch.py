@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 from cvtool.cli.console import BatchProgress, results_stream, stderr_is_terminal
 from cvtool.cli.errors import cli_message
-from cvtool.cli.reporting import in_cli_process
+from cvtool.cli.reporting import in_cli_process, start_of_work
 from cvtool.errors import ExitStatus
 
 __all__ = ["run_batch"]
@@ -30,6 +30,7 @@ def run_batch(inputs: Sequence[str], work: Callable, *, jobs: int = 1, quiet: bo
     from cvtool import io
     from cvtool.pipelines import batch
 
+    start_of_work()
     interactive = stderr_is_terminal() and not quiet and not json_mode
     progress = BatchProgress(len(inputs)) if interactive and len(inputs) > 1 else None
     return batch.run_batch(
