@@ -13,13 +13,15 @@ work, and are handled here:
 - Start-up: an unreachable scheduler is a :class:`~cvtool.errors.ProcessingError` after
   ``timeout`` seconds (default 5), not a hang.
 
-Small inputs are sent several to a task (``per_task``): one task costs the scheduler a few
-milliseconds, about what a small image takes to filter.
+Small inputs are sent several to a task (:func:`group_sizes`): one task costs the scheduler a
+few milliseconds, about what a small image takes to filter. Groups shrink towards the end of
+the batch, so no worker waits long for another's last group.
 """
 
 from __future__ import annotations
 
 import importlib
+import itertools
 import math
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -27,8 +29,8 @@ from concurrent.futures import Future
 
 from cvtool.errors import CvToolError, ProcessingError, UsageError
 
-__all__ = ["ClusterBatch", "ENV_ADDRESS", "as_given", "call_capturing", "connect", "run_batch",
-           "run_tiles", "scheduler_address", "shared_path"]
+__all__ = ["ClusterBatch", "ENV_ADDRESS", "as_given", "call_capturing", "connect", "group_sizes",
+           "run_batch", "run_tiles", "scheduler_address", "shared_path"]
 
 #: The environment variable read when no address is given.
 ENV_ADDRESS = "DASK_SCHEDULER_ADDRESS"
@@ -36,6 +38,31 @@ ENV_ADDRESS = "DASK_SCHEDULER_ADDRESS"
 CONNECT_TIMEOUT = 5.0
 #: Most inputs sent in one task.
 MAX_PER_TASK = 16
+
+
+def group_sizes(count: int, threads: int, most: int = MAX_PER_TASK) -> list[int]:
+    """How many inputs each task takes: half of each thread's share of what is left, between
+    1 and ``most``.
+
+    Large groups while much is left keep the scheduler's per-task cost small; groups shrink
+    as the batch ends (a "guided" schedule), so the last tasks are short and every worker
+    finishes at about the same time.
+
+    Examples
+    --------
+    >>> group_sizes(10, 2)
+    [2, 2, 1, 1, 1, 1, 1, 1]
+    >>> sizes = group_sizes(500, 2)
+    >>> sum(sizes), sizes.count(16), sizes[28:]
+    (500, 28, [13, 9, 7, 5, 4, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1])
+    """
+    sizes: list[int] = []
+    left = count
+    while left > 0:
+        size = max(1, min(most, left // (2 * max(1, threads))))
+        sizes.append(size)
+        left -= size
+    return sizes
 
 
 def scheduler_address(address: str | None = None) -> str | None:
@@ -232,8 +259,8 @@ class ClusterBatch:
         keywords : sequence of dict, optional
             Keyword arguments of each call, one dict per input (its output paths, say).
         per_task : int, optional
-            Inputs per task (default: enough tasks for about 4 per worker thread, at most
-            :data:`MAX_PER_TASK` inputs each).
+            Inputs per task (default: :func:`group_sizes` for the cluster's threads, at
+            most :data:`MAX_PER_TASK`, shrinking towards the end).
 
         Returns
         -------
@@ -248,8 +275,11 @@ class ClusterBatch:
         else:
             calls = list(zip(items, [dict(k) for k in keywords], strict=True))
         if per_task is None:
-            per_task = max(1, min(MAX_PER_TASK, math.ceil(len(items) / (4 * self.threads()))))
-        groups = [calls[i:i + per_task] for i in range(0, len(calls), per_task)]
+            sizes = group_sizes(len(calls), self.threads())
+        else:
+            sizes = [per_task] * math.ceil(len(calls) / per_task)
+        starts = [0, *itertools.accumulate(sizes)][:-1]
+        groups = [calls[start:start + size] for start, size in zip(starts, sizes, strict=True)]
         results = [Future() for _ in items]
         for f in results:
             f.set_running_or_notify_cancel()
@@ -262,7 +292,7 @@ class ClusterBatch:
         tasks = self.client.map(_run_group, [fn] * len(groups), groups,
                                 [shared] * len(groups), pure=False)
         for index, task in enumerate(tasks):
-            task.add_done_callback(_deliver(results, index * per_task, len(groups[index])))
+            task.add_done_callback(_deliver(results, starts[index], len(groups[index])))
         self._tasks = (tasks, shared)  # keep the distributed futures alive until read
         return results
 
