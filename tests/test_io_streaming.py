@@ -162,6 +162,25 @@ def test_file_write_equals_the_encoded_bytes(tmp_path, monkeypatch, suffix, shap
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
 
 
+@pytest.mark.parametrize("suffix", sorted(io.IMAGE_SUFFIXES - {".npy"}))
+def test_every_writable_format_writes_its_encoded_bytes(tmp_path, suffix):
+    """Every suffix this OpenCV build encodes: the file OpenCV writes by name is the bytes of
+    encoding in memory, for gray and colour (whichever the format takes)."""
+    if not codecs.can_encode(suffix):
+        pytest.skip(f"this OpenCV build does not write {suffix}")
+    written = 0
+    for image in (_noise((64, 70)), _noise((64, 70, 3))):
+        try:
+            expected = codecs.encode_image(image, suffix)
+        except ProcessingError:
+            continue
+        path = tmp_path / f"x{suffix}"
+        io.write_image(path, image)
+        assert path.read_bytes() == expected
+        written += 1
+    assert written
+
+
 @pytest.mark.parametrize("channels", [3, 4])
 def test_overwrite_input_writes_the_same_bytes_without_a_copy(tmp_path, channels):
     """With ``overwrite_input`` the channels are reordered in the caller's array: the same
