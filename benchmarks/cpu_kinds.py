@@ -457,7 +457,8 @@ def child(kind: Kind, size: int, repeat: int, calibrate: bool) -> dict:
                 _timed(force, best)
             contenders[sname] = {"wall": best.wall, "cpu": best.cpu, "model": cost}
         rows.append({"case": name, "target": target, "auto": auto,
-                     "ours": vars(ours), "base": vars(theirs), "contenders": contenders})
+                     "ours": vars(ours), "base": vars(theirs), "contenders": contenders,
+                     "rounds": [[ours.wall / theirs.wall, ours.cpu / theirs.cpu]]})
         print(f"  [{kind.name}] {name}: wall ratio {ours.wall / theirs.wall:.2f}, CPU ratio "
               f"{ours.cpu / theirs.cpu:.2f} (auto: {auto}; load "
               f"{os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
@@ -507,6 +508,7 @@ def merge(first: dict, second: dict) -> dict:
     merged = dict(first)
     merged["rows"] = [
         {**a, "ours": _least(a["ours"], b["ours"]), "base": _least(a["base"], b["base"]),
+         "rounds": a["rounds"] + b["rounds"],
          "contenders": {n: _least(c, b["contenders"][n]) if n in b["contenders"] else c
                         for n, c in a["contenders"].items()}}
         for a, b in zip(first["rows"], second["rows"], strict=True)]
@@ -534,6 +536,14 @@ def render(results: Sequence[Mapping], size: int, repeat: int, rounds: int = 1) 
                      for r in timed)
     lines += ["", f"Load average (1 min) at the start and end of each kind's child (rounds "
               f"alternate the order of the kinds): {load}; {os.cpu_count()} logical CPUs."]
+    if timed and len(timed[0]["rows"][0]["rounds"]) > 1:
+        lines += ["", "Each round's own ratios, wall / CPU (the spread is the noise):", "",
+                  "| case | " + " | ".join(r["kind"] for r in timed) + " |",
+                  "|---|" + "---:|" * len(timed)]
+        for i, case in enumerate(names):
+            cells = ["; ".join(f"{w:.2f} / {c:.2f}" for w, c in r["rows"][i]["rounds"])
+                     for r in timed]
+            lines.append(f"| {case} | " + " | ".join(cells) + " |")
     lines += ["", "CPU ms, cvtool / OpenCV (best of the runs above):", "",
               "| case | " + " | ".join(r["kind"] for r in timed) + " |",
               "|---|" + "---:|" * len(timed)]
