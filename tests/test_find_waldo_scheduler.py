@@ -197,3 +197,14 @@ def test_missing_extra_is_a_usage_error(scenes, invoke, monkeypatch):
     assert result.exit_code == 2
     assert "needs the dask extra (distributed is not installed)" in result.stderr
     assert "pip install 'cvtool[dask]'" in result.stderr
+
+
+def test_an_empty_variable_means_this_machine(scenes, invoke, monkeypatch):
+    """DASK_SCHEDULER_ADDRESS set but empty (as `export VAR=` leaves it): searched here,
+    nothing sent to a cluster, no error."""
+    src, patch = scenes
+    shipped = _shipped(monkeypatch)
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", "")
+    result = invoke("find-waldo", src / "s0.png", "-t", patch)
+    assert result.exit_code == 0, result.output
+    assert shipped == []

@@ -175,6 +175,7 @@ def run(scenes: list[str], settings: Settings, *, output: str | None, heatmap: s
     from cvtool.pipelines.batch import engine_workers
     from cvtool.pipelines.find_scene import find_file, prepare_find_template
 
+    scheduler = scheduler or None  # an empty DASK_SCHEDULER_ADDRESS means this machine
     if scheduler is not None:
         from cvtool.scaleout import require_extra
 
