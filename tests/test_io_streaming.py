@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import tracemalloc
+import zlib
 
 import cv2
 import numpy as np
@@ -66,6 +67,7 @@ def test_in_place_swap_equals_the_swapped_copy(monkeypatch, channels, dtype):
 # gray, colour and alpha, each large enough (noise) to be read from the file by OpenCV.
 FORMATS = [
     (".png", (200, 210, 3), np.uint8), (".png", (150, 160, 4), np.uint16),
+    (".png", (150, 160, 3), np.uint16), (".png", (150, 160, 4), np.uint8),
     (".png", (300, 310), np.uint8), (".jpg", (300, 310, 3), np.uint8),
     (".tif", (150, 160, 3), np.uint16), (".bmp", (150, 160, 3), np.uint8),
     (".webp", (200, 210, 3), np.uint8), (".ppm", (150, 160, 3), np.uint8),
@@ -93,6 +95,58 @@ def test_large_file_reads_as_its_bytes_decode(tmp_path, monkeypatch, suffix, sha
         assert imread.calls == 1
     assert result.dtype == expected.dtype and result.flags.c_contiguous
     np.testing.assert_array_equal(result, expected)
+
+
+def _with_chunk(png: bytes, kind: bytes, body: bytes) -> bytes:
+    """``png`` with one more chunk right after IHDR (which ends at byte 33)."""
+    chunk = len(body).to_bytes(4, "big") + kind + body
+    return png[:33] + chunk + zlib.crc32(kind + body).to_bytes(4, "big") + png[33:]
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_rgb_png_is_decoded_in_rgb_order_by_the_decoder(tmp_path, monkeypatch, dtype):
+    """An R,G,B PNG (colour type 2, no tRNS) is decoded by libpng in R,G,B order, so no
+    reordering pass follows: the flags asked for are the RGB ones and the pixels those of
+    decoding the bytes (and reordering)."""
+    image = _noise((150, 160, 3), dtype)
+    path = tmp_path / "rgb.png"
+    path.write_bytes(codecs.encode_image(image, ".png"))
+    flags = []
+    real = codecs.cv2.imread
+    monkeypatch.setattr(codecs.cv2, "imread", lambda *a: flags.append(a[2]) or real(*a))
+    monkeypatch.setattr(codecs, "_swap_red_blue_in_place", None)  # must not be needed
+    result = io.read_image(path)
+    assert flags == [codecs._RGB_FLAGS]
+    assert result.dtype == image.dtype
+    np.testing.assert_array_equal(result, image)
+
+
+def test_png_with_a_transparent_colour_keeps_its_alpha(tmp_path):
+    """A truecolour PNG with a tRNS chunk decodes with an alpha channel (OpenCV adds it):
+    it is not taken for plain R,G,B, and reads as decoding its bytes does."""
+    image = _noise((150, 160, 3))
+    image[:5, :5] = (1, 2, 3)
+    data = _with_chunk(codecs.encode_image(image, ".png"), b"tRNS", bytes([0, 1, 0, 2, 0, 3]))
+    assert not codecs._is_rgb_png(data[:codecs.HEAD_BYTES])
+    path = tmp_path / "trns.png"
+    path.write_bytes(data)
+    result = io.read_image(path)
+    expected = codecs.decode_image(data, "trns.png")
+    assert result.shape == expected.shape == (150, 160, 4)
+    np.testing.assert_array_equal(result, expected)
+    assert (result[:5, :5, 3] == 0).all() and result[:5, :5, :3].tolist() == [[[1, 2, 3]] * 5] * 5
+
+
+def test_rgb_png_sniffing_reads_only_what_the_head_holds():
+    """R,G,B only when IHDR says truecolour and the first IDAT is seen before any tRNS;
+    a head cut before the IDAT, another colour type or another format is not R,G,B."""
+    rgb = codecs.encode_image(_noise((8, 9, 3)), ".png")
+    assert codecs._is_rgb_png(rgb)
+    assert not codecs._is_rgb_png(rgb[:40])
+    assert not codecs._is_rgb_png(codecs.encode_image(_noise((8, 9, 4)), ".png"))
+    assert not codecs._is_rgb_png(codecs.encode_image(_noise((8, 9)), ".png"))
+    assert not codecs._is_rgb_png(codecs.encode_image(_noise((8, 9, 3)), ".bmp"))
+    assert codecs._is_rgb_png(_with_chunk(rgb, b"gAMA", (45455).to_bytes(4, "big")))
 
 
 def test_large_file_read_holds_one_image(tmp_path):

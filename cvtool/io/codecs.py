@@ -117,19 +117,50 @@ def read_image_file(path: str | os.PathLike, name: str) -> np.ndarray:
         if size is not None and stat.S_ISREG(os.fstat(handle.fileno()).st_mode) \
                 and _opencv_can_name(path):
             check_pixel_limit(size[0] * size[1], f"{size[0]}x{size[1]}", name)
-            try:
-                # The overload with an output argument (None) returns the array OpenCV
-                # decoded into; the one without copies it first.
-                image = cv2.imread(os.fspath(path), None, cv2.IMREAD_UNCHANGED)
-            except cv2.error:
-                image = None
+            rgb = _is_rgb_png(head)
+            image = _imread(path, _RGB_FLAGS if rgb else cv2.IMREAD_UNCHANGED)
+            if rgb and image is not None and (image.ndim != 3 or image.shape[2] != 3):
+                rgb, image = False, _imread(path, cv2.IMREAD_UNCHANGED)  # not as sniffed
             if image is None or not image.size:
                 # Not a second try from the bytes: the same decoder would fail the same way
                 # (and a libpng failure would print its line to stderr twice).
                 raise ProcessingError(f"{name}: {_UNREADABLE}")
-            return _from_opencv_order(image)
+            return image if rgb else _from_opencv_order(image)
         data = head + handle.read()
     return decode_image(data, name)
+
+
+#: Decoder flags for an R,G,B PNG: libpng writes R,G,B itself (no swap afterwards, ~10 % of
+#: the decoding time), at the file's own bit depth, with no EXIF rotation (as UNCHANGED).
+_RGB_FLAGS = (cv2.IMREAD_COLOR_RGB | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
+              | cv2.IMREAD_IGNORE_ORIENTATION)
+
+
+def _imread(path: str | os.PathLike, flags: int) -> np.ndarray | None:
+    """OpenCV's decoding of the file at ``path`` (None when it fails)."""
+    try:
+        # The overload with an output argument (None) returns the array OpenCV decoded
+        # into; the one without copies it first.
+        return cv2.imread(os.fspath(path), None, flags)
+    except cv2.error:
+        return None
+
+
+def _is_rgb_png(head: bytes) -> bool:
+    """Whether ``head`` starts a PNG that decodes to exactly R,G,B: truecolour without alpha
+    (colour type 2) and no ``tRNS`` chunk (which adds an alpha channel) before the first
+    ``IDAT``, all within ``head``. Anything else is decoded as it is and then reordered."""
+    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR" or head[25:26] != b"\x02":
+        return False
+    pos = 8
+    while pos + 8 <= len(head):
+        kind = head[pos + 4:pos + 8]
+        if kind == b"tRNS":
+            return False
+        if kind == b"IDAT":
+            return True
+        pos += 12 + int.from_bytes(head[pos:pos + 4], "big")
+    return False
 
 
 def _opencv_can_name(path: str | os.PathLike) -> bool:
