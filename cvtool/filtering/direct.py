@@ -23,8 +23,16 @@ def applies(plan: Plan) -> bool:
     return True
 
 
-def band_quantum(plan: Plan) -> int:
-    """Bands of a banded run start where this strategy's own row groups start."""
+def band_quantum(plan: Plan) -> int | None:
+    """Bands of a banded run start where this strategy's own row groups start; no band is
+    bit-identical when the image is read in place with unit column stride.
+
+    Then the two border column strips are computed over every in-place row at once, grouped
+    from the first such row: a band would group them differently (other BLAS shapes, other
+    rounding).
+    """
+    if plan.stride[1] == 1 and plan.source.image_rows() is not None:
+        return None
     return bands.GEMM_ROWS
 
 

@@ -13,9 +13,11 @@ functions of a :class:`~cvtool.filtering.plan.Plan` (the checked inputs) and a f
                                    plan.out_shape, dtype plan.dtype); never re-check
     EXACT: bool                    whether it sums the taps one by one, so that integer data
                                    with integer weights comes out exact (FFTs do not)
-    band_quantum(plan) -> int      optional: output rows a band of a banded run must be a
+    band_quantum(plan) -> int | None
+                                   optional: output rows a band of a banded run must be a
                                    multiple of to stay bit-identical to the whole image (its
-                                   own row groups); without it any band will do (1)
+                                   own row groups), or None when no band is (it runs whole);
+                                   without it any band will do (1)
 
 and one row of :data:`COST_TABLE` below turns the counts into seconds:
 ``cost = fixed + per_call · calls + per_op · ops · itemsize / 4`` (float64 arithmetic is
@@ -83,7 +85,7 @@ class Strategy:
     operations: Callable[[Plan], Work]
     run: Callable[[Plan, np.ndarray], None]
     exact: bool
-    band_quantum: Callable[[Plan], int]
+    band_quantum: Callable[[Plan], int | None]
     fixed: float
     per_call: float
     per_op: float

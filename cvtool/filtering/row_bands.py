@@ -76,9 +76,10 @@ def correlate_bands(image: np.ndarray, kernel: np.ndarray, *, rows: int | None =
     quantum = chosen.band_quantum(plan)
     if rows is None:
         rows = max(1, BAND_BYTES // row_size)
-    rows = -(-rows // quantum) * quantum
+    if quantum is not None:
+        rows = -(-rows // quantum) * quantum
     if plan.samples == 0 or plan.source.mode == "normalized" or not chosen.exact \
-            or rows >= n_out or _strips_span_bands(chosen.name, plan):
+            or quantum is None or rows >= n_out:
         yield 0, n_out, _filter(image, kernel, flip=flip, padding=padding,
                                 pad_value=pad_value, stride=stride, shape=shape,
                                 strategy=chosen.name, workers=workers, out=None)
@@ -94,16 +95,6 @@ def correlate_bands(image: np.ndarray, kernel: np.ndarray, *, rows: int | None =
         target = out[:o1 - o0]
         chosen.run(sub, target)
         yield o0, o1, target
-
-
-def _strips_span_bands(name: str, plan) -> bool:
-    """Whether the strategy computes some outputs over a run of rows that a band would cut.
-
-    ``direct`` reads an image already in the working dtype in place and then does the two
-    border column strips over every in-place row at once, grouped from the first such row:
-    a band would group them differently (other BLAS shapes, other rounding).
-    """
-    return name == "direct" and plan.stride[1] == 1 and plan.source.image_rows() is not None
 
 
 def _window(src: PaddedSource, r0: int, count: int) -> PaddedSource:
