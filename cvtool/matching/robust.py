@@ -121,6 +121,9 @@ PLAIN_BORDER_SHARE = 0.6
 CANDIDATES_PER_MEGAPIXEL = 120
 #: What moving a part by one cell costs (times the squared shift), against its score.
 DEFORMATION_COST = 0.02
+#: Steps per cell of the grid offsets when the best candidates are searched again at
+#: nearby scales and angles (the last round then aligns the best few to the pixel).
+FINE_LATTICE = 2
 #: Candidates (beyond ``top_k``) searched again at nearby scales and angles.
 REFINED_CANDIDATES = 16
 #: The template is also tried blurred by each of these Gaussian sigmas (template pixels)
@@ -895,8 +898,9 @@ def _search(rgb: np.ndarray, prepared: RobustTemplate, scale_list: list[float],
                           candidates, workers)
     refined.sort(key=lambda c: -c.score)
     head = min(len(refined), REFINED_CANDIDATES + top_k)
-    refined[:head] = map_threads(lambda c: _refine(features, prepared, c, factors, offsets, 4,
-                                                   TEMPLATE_BLURS), refined[:head], workers)
+    refined[:head] = map_threads(lambda c: _refine(features, prepared, c, factors, offsets,
+                                                   FINE_LATTICE, TEMPLATE_BLURS),
+                                 refined[:head], workers)
     refined.sort(key=lambda c: -c.score)
     head = min(len(refined), 2 * top_k + 3)
     quarter = (1.0,) if step is None else tuple(step ** (k / 4) for k in (-2, -1, 0, 1, 2))
