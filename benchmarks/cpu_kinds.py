@@ -22,10 +22,11 @@ enabled dispatch targets, OpenCV's CPU feature line) and refuses to time a kind 
 settings did not all take effect; the table then says "refused" and why. Two things here
 cannot be read back and are only requested: IPP's own dispatch level (its symbols are not
 exported; a probe prints the IPP-on / IPP-off CPU-time ratio of a 31x31 ``filter2D``, which
-IPP takes on its own path where OpenCV alone would use its DFT, as indirect evidence: about
-0.4-0.7 natively here, 0.75-1.1 at ``sse42``) and OpenCV's baseline (SSE3; only its dispatched
-paths above that can be turned off). NumPy 2.x has no dispatch target between its SSE4.2
-baseline and AVX2 (``X86_V3``), so NumPy runs its SSE4.2 code in both older kinds.
+IPP takes on its own path where OpenCV alone would use its DFT, as indirect evidence only:
+0.4-0.8 natively here, 0.7-1.1 at ``sse42``, the two overlapping on a loaded machine) and
+OpenCV's baseline (SSE3; only its dispatched paths above that can be turned off). NumPy 2.x
+has no dispatch target between its SSE4.2 baseline and AVX2 (``X86_V3``), so NumPy runs its
+SSE4.2 code in both older kinds.
 
 What this is NOT: it is the same AMD EPYC Zen 3 silicon every time, with its caches, memory
 bandwidth, clock and two cores; only the instructions the libraries choose change. It is not
