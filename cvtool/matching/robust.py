@@ -86,6 +86,10 @@ VIEWS = ({"hat": 0.55, "face": 0.2, "torso<": 0.075, "torso>": 0.075, "legs<": 0
          {"hat>": 0.275, "face>": 0.1, "torso>": 0.075, "legs>": 0.05},
          {"hat<": 0.275, "face<": 0.1, "torso<": 0.075, "legs<": 0.05},
          {"hat": 0.55, "face": 0.2, "torso<": 0.075, "torso>": 0.075})
+#: The coarse search correlates the character as seen by each of these views (indices
+#: into VIEWS: whole, and all but the legs) and keeps the better at each place: a cover
+#: over the legs spoils the whole-figure correlation before the parts can look.
+COARSE_VIEWS = (0, 3)
 #: A view that leaves out a share ``u`` of the weights has its score multiplied by
 #: ``1 - HIDDEN_COST * u``: seeing less is weaker evidence.
 HIDDEN_COST = 0.1
@@ -317,6 +321,7 @@ class _Pose:
     whole_zero: np.ndarray
     whole_energy: float
     box: tuple[float, float]  # height, width of the grid in template pixels
+    coarse: tuple = ()  # per coarse view: (weights, centred features, energy)
     slot_part: np.ndarray = None  # K: the part of each slot (one part in one view)
     slot_view: np.ndarray = None  # K: the view of each slot
     numerators: np.ndarray = None  # (rows·cols·7) × P: the centred parts, for numerators
@@ -442,8 +447,13 @@ class RobustTemplate:
         centred = cells - np.einsum("ij,ijc->c", whole, cells) / max(whole.sum(), 1e-12)
         zero = part_cells[..., None] * centred
         energy = np.einsum("pijc,ijc->p", zero, centred)
+        coarse = []
+        for view in COARSE_VIEWS:
+            seen = part_cells[self.slot_part[self.slot_view == view]].sum(axis=0)
+            seen_zero, seen_energy = _zero_mean(cells, seen[None])
+            coarse.append((seen, seen_zero[0], float(seen_energy[0])))
         return _Pose(angle, cells, part_cells, zero, energy, whole, whole_zero[0],
-                     float(whole_energy[0]), (span_h, span_w), self.slot_part,
+                     float(whole_energy[0]), (span_h, span_w), tuple(coarse), self.slot_part,
                      self.slot_view)
 
 
@@ -556,7 +566,8 @@ def _cell_maps(features: np.ndarray | list[np.ndarray], cell: float,
     return cell_features(resize(source, (rows, cols))), h / rows, w / cols
 
 
-def _whole_scores(maps: np.ndarray, poses: list[_Pose], workers: int) -> list[np.ndarray]:
+def _whole_scores(maps: np.ndarray, poses: list[_Pose], workers: int,
+                  whole_only: bool = False) -> list[np.ndarray]:
     """Coarse score of each pose at every cell: masked correlation of the whole character.
 
     The numerator is exact (the template is zero-mean under its mask, so the window's own
@@ -577,16 +588,19 @@ def _whole_scores(maps: np.ndarray, poses: list[_Pose], workers: int) -> list[np
         ph, pw = pose.features.shape[:2]
         if ph > rows or pw > cols:
             return None
-        zero = pose.whole_zero.astype(np.float32)
-        tspec = _small_rfft2(zero, fh, fw)
-        num = np.fft.irfft2(np.einsum("ijc,ijc->ij", spectra, np.conj(tspec)), s=(fh, fw))
-        wspec = _small_rfft2(pose.whole.astype(np.float32), fh, fw)
-        energy = np.fft.irfft2(squares * np.conj(wspec), s=(fh, fw))
-        num = num[:rows - ph + 1, :cols - pw + 1]
-        energy = energy[:rows - ph + 1, :cols - pw + 1]
-        flat = energy <= FLAT_ENERGY * max(pose.whole_energy, 1e-12)
-        score = num / np.sqrt(np.where(flat, 1.0, energy * pose.whole_energy))
-        return np.where(flat, 0.0, score).astype(np.float32)
+        best = None
+        for weights, zero, t_energy in pose.coarse[:1] if whole_only else pose.coarse:
+            tspec = _small_rfft2(zero.astype(np.float32), fh, fw)
+            num = np.fft.irfft2(np.einsum("ijc,ijc->ij", spectra, np.conj(tspec)), s=(fh, fw))
+            wspec = _small_rfft2(weights.astype(np.float32), fh, fw)
+            energy = np.fft.irfft2(squares * np.conj(wspec), s=(fh, fw))
+            num = num[:rows - ph + 1, :cols - pw + 1]
+            energy = energy[:rows - ph + 1, :cols - pw + 1]
+            flat = energy <= FLAT_ENERGY * max(t_energy, 1e-12)
+            score = num / np.sqrt(np.where(flat, 1.0, energy * t_energy))
+            score = np.where(flat, 0.0, score).astype(np.float32)
+            best = score if best is None else np.maximum(best, score)
+        return best
 
     return map_threads(one, poses, workers)
 
@@ -1029,7 +1043,8 @@ def robust_score_map(scene: np.ndarray, template: np.ndarray | RobustTemplate,
     maps, cell_h, cell_w = _cell_maps(features, cell)
     poses = [prepared.pose(a) for a in DEFAULT_ANGLES]
     best = None
-    for pose, score in zip(poses, _whole_scores(maps, poses, workers), strict=True):
+    for pose, score in zip(poses, _whole_scores(maps, poses, workers, whole_only=True),
+                           strict=True):
         if score is None:
             continue
         ph, pw = pose.features.shape[:2]
