@@ -77,12 +77,8 @@ FORMATS = [
 
 @pytest.mark.parametrize("suffix,shape,dtype", FORMATS)
 def test_large_file_reads_as_its_bytes_decode(tmp_path, monkeypatch, suffix, shape, dtype):
-    """A file OpenCV decodes by name gives exactly the array decoding its bytes gives.
-
-    Whether OpenCV got the name is checked too: it does when the header in the first
-    HEAD_BYTES declares the size (PNG, JPEG, BMP, WebP, Netpbm; TIFF when its first IFD is
-    there).
-    """
+    """A large file gives exactly the array decoding its bytes gives, and only a PNG is
+    handed to OpenCV by name (other readers differ by name from their bytes' decoding)."""
     path = tmp_path / f"noise{suffix}"
     path.write_bytes(codecs.encode_image(_noise(shape, dtype), suffix))
     data = path.read_bytes()
@@ -90,9 +86,7 @@ def test_large_file_reads_as_its_bytes_decode(tmp_path, monkeypatch, suffix, sha
     expected = codecs.decode_image(data, path.name)
     imread = _Spy(monkeypatch, "imread")
     result = io.read_image(path)
-    assert imread.calls == (io.declared_size(data[:codecs.HEAD_BYTES]) is not None)
-    if suffix in (".png", ".jpg", ".bmp", ".webp", ".ppm", ".pgm"):
-        assert imread.calls == 1
+    assert imread.calls == (suffix == ".png")
     assert result.dtype == expected.dtype and result.flags.c_contiguous
     np.testing.assert_array_equal(result, expected)
 
@@ -174,6 +168,62 @@ def test_large_truncated_file_is_a_processing_error(tmp_path):
     assert len(data) // 2 >= codecs.HEAD_BYTES
     with pytest.raises(ProcessingError, match="cut.png: not a readable image"):
         io.read_image(path)
+
+
+def test_large_truncated_jpeg_is_refused_as_from_its_bytes(tmp_path):
+    """A truncated JPEG is refused whatever its size: OpenCV's reader by name would pad the
+    missing part with grey and accept it (and libjpeg would print to stderr)."""
+    data = codecs.encode_image(_noise((400, 410, 3)), ".jpg")
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(data[:len(data) // 2])
+    assert len(data) // 2 >= codecs.HEAD_BYTES
+    with pytest.raises(ProcessingError, match="cut.jpg: not a readable image"):
+        io.read_image(path)
+
+
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+def test_large_tiff_with_any_orientation_reads_as_its_bytes(tmp_path, orientation):
+    """A TIFF whose orientation tag says the picture is turned reads, large or small, as its
+    bytes decode (OpenCV's reader by name refuses orientations 5 to 8)."""
+    tifffile = pytest.importorskip("tifffile")
+    path = tmp_path / "turned.tif"
+    tifffile.imwrite(path, _noise((150, 160, 3)), photometric="rgb",
+                     extratags=[(274, "H", 1, orientation, False)])
+    data = path.read_bytes()
+    assert len(data) >= codecs.HEAD_BYTES
+    np.testing.assert_array_equal(io.read_image(path), codecs.decode_image(data, path.name))
+
+
+def test_file_replaced_during_the_read_is_decoded_from_the_opened_file(tmp_path, monkeypatch):
+    """If the name is given another file between the header check and OpenCV's read, the
+    file that was opened (and checked) is what is decoded, not the newcomer."""
+    first = _noise((150, 160, 3), seed=1)
+    newcomer = _noise((150, 160, 4), seed=2)
+    path = tmp_path / "swapped.png"
+    path.write_bytes(codecs.encode_image(first, ".png"))
+    real = codecs.cv2.imread
+
+    def swap_then_read(*args):
+        other = tmp_path / "other.png"
+        other.write_bytes(codecs.encode_image(newcomer, ".png"))
+        os.replace(other, path)
+        return real(*args)
+
+    monkeypatch.setattr(codecs.cv2, "imread", swap_then_read)
+    np.testing.assert_array_equal(io.read_image(path), first)
+
+
+def test_large_png_over_the_pixel_limit_is_refused_before_opencv_reads_it(tmp_path,
+                                                                         monkeypatch):
+    """The pixel limit is cvtool's own check on the path by name too: its message, and
+    OpenCV is never asked to decode."""
+    path = tmp_path / "big.png"
+    path.write_bytes(codecs.encode_image(_noise((300, 310, 3)), ".png"))
+    monkeypatch.setenv("CVTOOL_MAX_PIXELS", str(300 * 310 - 1))
+    imread = _Spy(monkeypatch, "imread")
+    with pytest.raises(ProcessingError, match="big.png: 310x300 pixels is more than the limit"):
+        io.read_image(path)
+    assert imread.calls == 0
 
 
 def test_large_image_from_a_pipe_is_read_from_its_bytes(tmp_path):

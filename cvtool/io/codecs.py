@@ -95,12 +95,16 @@ def read_image_file(path: str | os.PathLike, name: str) -> np.ndarray:
     """Decode the image file at ``path`` into an R,G,B(,A) array: :func:`decode_image` of its
     bytes, without holding them.
 
-    A regular file of :data:`HEAD_BYTES` or more whose header declares its size (checked
+    A regular PNG file of :data:`HEAD_BYTES` or more whose header declares its size (checked
     against the pixel limit first) is decoded by OpenCV from the file, into an array that is
     returned as it is: neither the file's bytes nor a second copy of the pixels is held (for
     a 4K PNG ~18 MiB and 24 MiB less at the peak than ``imdecode``, which hands back a
     copy of its result). The pixels and errors are those of :func:`decode_image`, which
     decodes anything else from the whole file. An :class:`OSError` is the caller's to report.
+
+    Only PNG goes by name: OpenCV's readers of other formats differ by name from their
+    decoding of bytes (a truncated JPEG is padded with grey and accepted, a TIFF with a
+    rotated orientation tag is refused), and cvtool's answer must not depend on a file's size.
 
     Examples
     --------
@@ -114,20 +118,38 @@ def read_image_file(path: str | os.PathLike, name: str) -> np.ndarray:
         head = handle.read(HEAD_BYTES)
         size = declared_size(head) if len(head) == HEAD_BYTES else None
         # A pipe is read once, here; only a regular file can be opened again by OpenCV.
-        if size is not None and stat.S_ISREG(os.fstat(handle.fileno()).st_mode) \
-                and _opencv_can_name(path):
+        opened = os.fstat(handle.fileno())
+        if size is not None and head.startswith(_PNG_SIGNATURE) \
+                and stat.S_ISREG(opened.st_mode) and _opencv_can_name(path):
             check_pixel_limit(size[0] * size[1], f"{size[0]}x{size[1]}", name)
             rgb = _is_rgb_png(head)
             image = _imread(path, _RGB_FLAGS if rgb else cv2.IMREAD_UNCHANGED)
             if rgb and image is not None and (image.ndim != 3 or image.shape[2] != 3):
                 rgb, image = False, _imread(path, cv2.IMREAD_UNCHANGED)  # not as sniffed
-            if image is None or not image.size:
-                # Not a second try from the bytes: the same decoder would fail the same way
-                # (and a libpng failure would print its line to stderr twice).
-                raise ProcessingError(f"{name}: {_UNREADABLE}")
-            return image if rgb else _from_opencv_order(image)
+            if _same_file(opened, path):
+                if image is None or not image.size:
+                    # Not a second try from the bytes: the same decoder would fail the same
+                    # way (and a libpng failure would print its line to stderr twice).
+                    raise ProcessingError(f"{name}: {_UNREADABLE}")
+                return image if rgb else _from_opencv_order(image)
+            # The name now leads to another file than the one whose header was checked:
+            # what OpenCV read is discarded and the opened file is decoded from its bytes.
+            del image
         data = head + handle.read()
     return decode_image(data, name)
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _same_file(opened: os.stat_result, path: str | os.PathLike) -> bool:
+    """Whether ``path`` still names the unchanged file that ``opened`` describes."""
+    try:
+        now = os.stat(path)
+    except OSError:
+        return False
+    return (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns) == \
+        (opened.st_dev, opened.st_ino, opened.st_size, opened.st_mtime_ns)
 
 
 #: Decoder flags for an R,G,B PNG: libpng writes R,G,B itself (no swap afterwards, ~10 % of
@@ -150,7 +172,7 @@ def _is_rgb_png(head: bytes) -> bool:
     """Whether ``head`` starts a PNG that decodes to exactly R,G,B: truecolour without alpha
     (colour type 2) and no ``tRNS`` chunk (which adds an alpha channel) before the first
     ``IDAT``, all within ``head``. Anything else is decoded as it is and then reordered."""
-    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR" or head[25:26] != b"\x02":
+    if head[:8] != _PNG_SIGNATURE or head[12:16] != b"IHDR" or head[25:26] != b"\x02":
         return False
     pos = 8
     while pos + 8 <= len(head):
