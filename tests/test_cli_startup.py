@@ -122,7 +122,7 @@ def test_a_filter_run_imports_only_its_command_and_starts_blas_on_one_thread(tmp
     found = _probe("filter", str(src), "-n", "gaussian", "-o", str(tmp_path / "out.png"))
     assert found["LOADED"] == {"numpy", "cv2", "cvtool.filtering", "cvtool.io",
                                "cvtool.cli.filter"}
-    assert found["BLAS_THREADS"] <= {"1"}
+    assert found["BLAS_THREADS"] == {"1"}
     assert (tmp_path / "out.png").exists()
 
 
@@ -205,3 +205,25 @@ def test_start_up_runs_without_the_garbage_collector_and_work_runs_with_it(tmp_p
                            "-o", str(tmp_path / "out.png")], capture_output=True, text=True,
                           timeout=60)
     assert done.stdout.split() == ["True", "True", "True"], done.stderr
+
+
+_IN_PROCESS_FILTER = """
+import os, sys
+from typer.testing import CliRunner
+from cvtool.cli.app import app
+result = CliRunner().invoke(app, ["filter", sys.argv[1], "-n", "box", "-o", sys.argv[2]])
+print(result.exit_code, os.environ.get("OPENBLAS_NUM_THREADS", "unset"))
+"""
+
+
+def test_filter_run_in_a_programs_own_process_leaves_its_blas_threads_alone(tmp_path):
+    """A program that runs the filter command in its own process (CliRunner) before loading
+    NumPy keeps its BLAS threads: only the cvtool process itself starts BLAS on one thread
+    (the variable would also reach every child process the program starts)."""
+    src = tmp_path / "in.png"
+    cv2.imwrite(str(src), np.zeros((8, 8), np.uint8))
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    run = subprocess.run([sys.executable, "-c", _IN_PROCESS_FILTER, str(src),
+                          str(tmp_path / "out.png")],
+                         capture_output=True, text=True, timeout=60, env=env)
+    assert run.stdout.split() == ["0", "unset"], run.stderr

@@ -24,7 +24,7 @@ from cvtool.cli.options import (
     Shape,
     Stride,
 )
-from cvtool.cli.reporting import reporting_errors
+from cvtool.cli.reporting import in_cli_process, reporting_errors
 
 __all__ = ["correlate", "convolve"]
 
@@ -37,8 +37,10 @@ def _kernel_command(operation: str, inputs: list[str], kernel: str, output: str,
     with reporting_errors():
         from cvtool.filtering.blas import start_single_threaded
 
-        # This process only filters, on one BLAS thread: BLAS loads that way (before NumPy).
-        start_single_threaded()
+        # The cvtool process only filters, on one BLAS thread: BLAS loads that way (before
+        # NumPy). A program running this command in its own process keeps its BLAS as it is.
+        if in_cli_process():
+            start_single_threaded()
         from cvtool.cli.filter_run import make_settings, run_filter_batch
         from cvtool.cli.grammar import parse_kernel
         from cvtool.filtering.kernels import normalize_kernel

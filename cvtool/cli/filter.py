@@ -26,7 +26,7 @@ from cvtool.cli.options import (
     Size,
     Stride,
 )
-from cvtool.cli.reporting import reporting_errors
+from cvtool.cli.reporting import in_cli_process, reporting_errors
 from cvtool.errors import UsageError
 
 __all__ = ["filter_images", "print_kernel_table"]
@@ -94,8 +94,10 @@ def filter_images(
             raise typer.Exit(0)
         from cvtool.filtering.blas import start_single_threaded
 
-        # This process only filters, on one BLAS thread: BLAS loads that way (before NumPy).
-        start_single_threaded()
+        # The cvtool process only filters, on one BLAS thread: BLAS loads that way (before
+        # NumPy). A program running this command in its own process keeps its BLAS as it is.
+        if in_cli_process():
+            start_single_threaded()
         from cvtool.cli.filter_run import make_settings, run_filter_batch
         from cvtool.cli.grammar import suggesting
         from cvtool.filtering.kernels import KERNEL_ALIASES, KERNEL_NAMES, named_kernel

@@ -58,8 +58,9 @@ def start_single_threaded() -> bool:
     Sets the thread-count variables of OpenBLAS, MKL and BLIS to 1 for this process (and any
     child it starts), which BLAS reads only when NumPy loads it; so it works only while NumPy
     is not imported yet, and returns whether it did. Call it only where nothing in the process
-    wants BLAS on several threads: it is what :func:`one_thread` would enforce anyway, minus
-    the cost (no BLAS thread pool is started, no threadpoolctl import or library scan).
+    wants BLAS on several threads (cvtool's strategies run BLAS calls in a pool of their own
+    threads): then :func:`one_thread` has nothing left to do, and no BLAS thread pool is
+    started, no threadpoolctl imported, no library scanned.
 
     Examples
     --------
