@@ -56,6 +56,13 @@ def pause_collector() -> None:
     the command's modules); the collector would scan them dozens of times on the way and free
     nothing: about 30 ms of CPU time of a one-image ``cvtool filter`` call on the development
     machine, as much as the rest of our own start-up. :func:`start_of_work` turns it back on.
+
+    Examples
+    --------
+    >>> pause_collector()
+    >>> gc.isenabled()
+    False
+    >>> gc.enable()  # a doctest is not the cvtool process: start_of_work would not
     """
     gc.disable()
 
@@ -66,6 +73,14 @@ def start_of_work() -> None:
     Called by the batch runner before the first input (a command that never gets there, such
     as ``entropy --probs``, ends soon after start-up anyway). Does nothing to the collector of
     a program that runs cvtool's commands in its own process.
+
+    Examples
+    --------
+    >>> gc.disable()
+    >>> start_of_work()  # not the cvtool process: the program's own setting stays
+    >>> gc.isenabled()
+    False
+    >>> gc.enable()
     """
     if _cli_process and not gc.isenabled():
         gc.freeze()
