@@ -199,3 +199,37 @@ def test_output_is_written_over_the_input_only_when_given_up():
         got, _ = filter_to_pixels(work, changed, "o.png", rows=4, overwrite_input=overwrite)
         assert not np.shares_memory(got, work)
         assert np.array_equal(work, image)
+
+
+@pytest.mark.parametrize("order", ["reversed", "shuffled"])
+def test_bands_done_in_any_order_are_written_over_the_input_safely(monkeypatch, order):
+    """Written over the input, a band's pixels wait until every band that reads its rows is
+    done, whatever order the workers finish bands in: bands delivered last to first, or
+    shuffled, give exactly the pixels of the ordinary path."""
+    import itertools
+
+    from cvtool.filtering import row_bands
+    from cvtool.pipelines.filter_image import filter_to_pixels
+
+    def map_in_order(self, consume):
+        spans = list(self.spans)
+        if order == "reversed":
+            spans.reverse()
+        else:
+            np.random.default_rng(len(spans)).shuffle(spans)
+        out = np.empty((max(o1 - o0 for o0, o1 in spans),) + self.out_shape[1:], self.dtype)
+        for o0, o1 in spans:
+            consume(o0, o1, self._compute(o0, o1, out, 1))
+
+    image = OVERWRITE_IMAGES["rgba16"]
+    for kernel, padding, rows in itertools.product(
+            [np.ones((5, 5)) / 25, np.random.default_rng(6).normal(size=(4, 3))],
+            ["mirror", "zero", "clamp"], [1, 2, 5]):
+        settings = FilterSettings("correlate", kernel, padding=padding)
+        want, _ = filter_to_pixels(image, settings, "o.png", rows=rows)
+        with monkeypatch.context() as patch:
+            patch.setattr(row_bands.BandedCorrelation, "map", map_in_order)
+            work = image.copy()
+            got, _ = filter_to_pixels(work, settings, "o.png", rows=rows, overwrite_input=True)
+        assert got is work
+        assert np.array_equal(got, want), (padding, rows)

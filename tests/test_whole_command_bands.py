@@ -112,3 +112,45 @@ def test_auto_rule_lives_in_one_place():
     assert out_range_for_file("auto", np.dtype(np.uint8), "e.npy", zero_sum=True) == "raw"
     assert out_range_for_file("auto", np.dtype(np.uint8), "e.png", zero_sum=True) == "abs"
     assert out_range_for_file("clip", np.dtype(np.uint8), "e.npy", zero_sum=True) == "clip"
+
+
+@pytest.mark.parametrize("strategy", ["auto", *STRATEGIES])
+def test_bands_mapped_on_workers_equal_whole_result(strategy):
+    """``map`` hands whole bands to the workers (each band's strategy on one thread) and
+    calls back from the thread that computed it: every band comes exactly once, with exactly
+    the whole image's floats (the buffer is the worker's own, so it is copied at once)."""
+    image = IMAGES["uint8 rgb"]
+    for (name, kernel), padding, shape, stride, rows in itertools.product(
+            KERNELS.items(), ["zero", "mirror", "wrap"], ["same", "full"], [1, (2, 3)],
+            [1, 7]):
+        plan = make_plan(image, kernel, padding=padding, shape=shape, stride=stride)
+        if strategy != "auto" and not STRATEGIES[strategy].applies(plan):
+            continue
+        whole = correlate(image, kernel, padding=padding, pad_value=5, stride=stride,
+                          shape=shape, strategy=strategy, workers=2)
+        bands = correlate_bands(image, kernel, rows=rows, padding=padding, pad_value=5,
+                                stride=stride, shape=shape, strategy=strategy, workers=2)
+        seen: list = []
+        bands.map(lambda o0, o1, values, seen=seen: seen.append((o0, o1, values.copy())))
+        seen.sort(key=lambda band: band[0])
+        assert [band[:2] for band in seen] == bands.spans
+        got = np.concatenate([band[2] for band in seen])
+        assert np.array_equal(got, whole), (name, padding, shape, stride, rows)
+
+
+def test_a_failing_band_stops_the_map_and_is_raised():
+    """An exception in the consumer, in whichever worker, reaches the caller, and the other
+    workers take no new band after it."""
+    calls = []
+
+    def consume(o0, o1, values):
+        calls.append(o0)
+        if o0 == 8:
+            raise ValueError("band 8")
+
+    bands = correlate_bands(np.zeros((200, 5), np.uint8), np.ones((3, 3)), rows=4,
+                            strategy="direct", workers=2)
+    assert len(bands.spans) > 20
+    with pytest.raises(ValueError, match="band 8"):
+        bands.map(consume)
+    assert 8 in calls and len(calls) < len(bands.spans)

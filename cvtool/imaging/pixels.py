@@ -151,6 +151,9 @@ def to_pixel_type(values: np.ndarray, mode: str, dtype: np.dtype) -> np.ndarray:
     work_dtype = (flat.dtype if flat.dtype.kind == "f" and mode != "rescale"
                   else np.dtype(np.float64))
     buffer = np.empty(min(flat.size, _MAP_CHUNK), work_dtype)
+    # clip of floats in the work dtype rounds as it reads (rint keeps NaN and infinities, so
+    # the check after it sees them): one pass fewer than a copy and then rint.
+    rounded_on_read = mode == "clip" and flat.dtype == work_dtype
     for start in range(0, flat.size, _MAP_CHUNK):
         part = flat[start:start + _MAP_CHUNK]
         chunk = buffer[:part.size]
@@ -161,11 +164,14 @@ def to_pixel_type(values: np.ndarray, mode: str, dtype: np.dtype) -> np.ndarray:
             # float32 part, which would overflow before the float64 output saw the result.
             np.subtract(part, offset, out=chunk, dtype=chunk.dtype)
             chunk *= scale
+        elif rounded_on_read:
+            np.rint(part, out=chunk)
         else:
             chunk[...] = part
         if not np.isfinite(chunk).all():  # NaN has no pixel value (the cast would be arbitrary)
             raise ProcessingError(NOT_FINITE)
-        np.rint(chunk, out=chunk)
+        if not rounded_on_read:
+            np.rint(chunk, out=chunk)
         np.clip(chunk, 0, top, out=chunk)
         out[start:start + part.size] = chunk
     return out.reshape(values.shape)

@@ -14,6 +14,8 @@ to output pixels (``out_range``). Usable from Python without Typer or files:
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -245,35 +247,28 @@ def filter_to_pixels(image: np.ndarray, settings: FilterSettings, output: str, *
         colour = to_gray(colour)
     colour_pad, alpha_pad = split_pad_value(colour, alpha, settings.pad_value)
     dtype = output_dtype(image.dtype)
-    in_place = overwrite_input and _output_fits_input(image, settings, dtype)
-    # An output row of a band reads input rows at most the kernel's extent above it (without
-    # `wrap`, which reads the first rows again at the bottom), so output rows that far above
-    # the newest band are read by no later band and may overwrite their input rows.
-    reach = max(np.asarray(settings.kernel).shape, default=1)
-    pending: list[tuple[int, int, np.ndarray]] = []
-    pixels = None
-    channels = 1
-    for o0, o1, values in correlate_bands(
-            colour, settings.kernel, rows=rows, flip=settings.operation == "convolve",
-            padding=settings.padding, pad_value=colour_pad, stride=settings.stride,
-            shape=settings.shape, workers=workers):
-        if pixels is None:
-            channels = 1 if values.ndim == 2 else values.shape[2]
-            shape = (_out_rows(colour, settings), values.shape[1])
-            shape += (channels + 1,) if alpha is not None else values.shape[2:]
-            in_place = in_place and shape == image.shape
-            pixels = image if in_place else np.empty(shape, dtype)
-        band = to_pixel_type(values, mode, dtype)
-        if not in_place:
-            _put_band(pixels, o0, o1, band, channels, alpha is not None)
-            continue
-        pending.append((o0, o1, band))
-        while pending and pending[0][1] <= o1 - reach:
-            _put_band(pixels, *pending.pop(0), channels, alpha is not None)
-    for o0, o1, band in pending:
-        _put_band(pixels, o0, o1, band, channels, alpha is not None)
-    if pixels is None:  # nothing was yielded: cannot happen (an empty image is one band)
-        raise AssertionError("correlate_bands yielded no band")
+    bands = correlate_bands(
+        colour, settings.kernel, rows=rows, flip=settings.operation == "convolve",
+        padding=settings.padding, pad_value=colour_pad, stride=settings.stride,
+        shape=settings.shape, workers=workers)
+    out_shape = bands.out_shape
+    channels = 1 if len(out_shape) == 2 else out_shape[2]
+    shape = out_shape[:2] + ((channels + 1,) if alpha is not None else out_shape[2:])
+    in_place = (overwrite_input and _output_fits_input(image, settings, dtype)
+                and shape == image.shape)
+    pixels = image if in_place else np.empty(shape, dtype)
+    with_alpha = alpha is not None
+
+    def write(o0: int, o1: int, band: np.ndarray) -> None:
+        _put_band(pixels, o0, o1, band, channels, with_alpha)
+
+    # Each band is mapped to pixels by the worker that computed it, while it is in cache.
+    if in_place:
+        held = _HeldBands(out_shape[0], max(np.asarray(settings.kernel).shape), write)
+        bands.map(lambda o0, o1, values: held.put(o0, o1, to_pixel_type(values, mode, dtype)))
+        held.flush()
+    else:
+        bands.map(lambda o0, o1, values: write(o0, o1, to_pixel_type(values, mode, dtype)))
     if alpha is not None:
         # Written over in place, this is the input's alpha plane assigned to itself.
         plane = _alpha_through(alpha, settings, alpha_pad)
@@ -306,11 +301,38 @@ def _put_band(pixels: np.ndarray, o0: int, o1: int, band: np.ndarray, channels: 
         pixels[o0:o1] = band
 
 
-def _out_rows(colour: np.ndarray, settings: FilterSettings) -> int:
-    """Output rows of the whole result (the plan's, without computing anything)."""
-    # A uint8 stand-in of the same shape: planned, never read (its working dtype differs, so
-    # the plan does not copy it).
-    stand_in = np.broadcast_to(np.zeros((), np.uint8), colour.shape[:2])
-    plan = make_plan(stand_in, settings.kernel, flip=settings.operation == "convolve",
-                     padding="zero", stride=settings.stride, shape=settings.shape, workers=1)
-    return plan.out_shape[0]
+class _HeldBands:
+    """Output bands written over the input rows once no band still to be computed reads them.
+
+    Bands are computed in any order, on several threads. Output row ``i`` of a ``same``,
+    stride-1 result with a local padding reads input rows less than ``reach`` (the kernel's
+    extent) from ``i`` (``wrap`` reads the far border too, so it is never done in place), so
+    a band's pixels are held until every output row within ``reach`` of it has been computed.
+    """
+
+    def __init__(self, n_out: int, reach: int,
+                 write: Callable[[int, int, np.ndarray], None]) -> None:
+        self._reach = reach
+        self._done = np.zeros(n_out, bool)
+        self._held: list[tuple[int, int, np.ndarray]] = []
+        self._lock = threading.Lock()
+        self._write = write
+
+    def put(self, o0: int, o1: int, band: np.ndarray) -> None:
+        """Take the pixels of output rows ``o0:o1`` (their input rows are all read now), and
+        write every held band that no band still to come reads."""
+        reach = self._reach
+        with self._lock:
+            self._done[o0:o1] = True
+            self._held.append((o0, o1, band))
+            free = [h for h in self._held if self._done[max(0, h[0] - reach):h[1] + reach].all()]
+            self._held = [h for h in self._held if not any(h is f for f in free)]
+        # Outside the lock: the rows written are read by no band any more.
+        for h in free:
+            self._write(*h)
+
+    def flush(self) -> None:
+        """Write what is still held (nothing, once every band has been put)."""
+        for h in self._held:
+            self._write(*h)
+        self._held = []
