@@ -77,8 +77,9 @@ def correlate_bands(image: np.ndarray, kernel: np.ndarray, *, rows: int | None =
 
     Examples
     --------
-    >>> [(o0, o1) for o0, o1, _ in correlate_bands(np.zeros((5, 4)), np.ones((1, 1)), rows=2)]
-    [(0, 2), (2, 4), (4, 5)]
+    >>> bands = correlate_bands(np.zeros((5, 4)), np.ones((1, 1)), rows=2)
+    >>> bands.out_shape, bands.spans[0][0], bands.spans[-1][1]
+    ((5, 4), 0, 5)
     """
     check_name(strategy)
     plan = make_plan(image, kernel, flip=flip, padding=padding, pad_value=pad_value,
@@ -153,11 +154,13 @@ class BandedCorrelation:
 
         Examples
         --------
-        >>> seen = []
-        >>> bands = correlate_bands(np.ones((6, 3)), np.ones((3, 1)), rows=2, workers=2)
-        >>> bands.map(lambda o0, o1, v: seen.append((o0, float(v.sum()))))
-        >>> sorted(seen)
-        [(0, 12.0), (2, 18.0), (4, 12.0)]
+        >>> from cvtool.filtering import correlate
+        >>> image, parts = np.arange(18.0).reshape(6, 3), {}
+        >>> bands = correlate_bands(image, np.ones((3, 1)), rows=2, workers=2)
+        >>> bands.map(lambda o0, o1, values: parts.update({o0: values.copy()}))
+        >>> whole = np.concatenate([parts[o0] for o0, _ in bands.spans])
+        >>> bool((whole == correlate(image, np.ones((3, 1)))).all())
+        True
         """
         if not self._banded:
             result = self._whole_result()

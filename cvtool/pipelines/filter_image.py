@@ -218,8 +218,9 @@ def filter_to_pixels(image: np.ndarray, settings: FilterSettings, output: str, *
     """:func:`filter_image` then :func:`to_output_pixels`, without the whole float result.
 
     The filter runs in bands of output rows (:func:`cvtool.filtering.row_bands.correlate_bands`)
-    and each band is mapped straight into the output pixel array, so besides the input and
-    the output only a band of floats is alive. ``rescale`` needs the result's global min and
+    spread over the ``workers`` threads, and each band is mapped into the output pixel array
+    by the thread that computed it, while it is in cache, so besides the input and the output
+    only a band of floats per worker is alive. ``rescale`` needs the result's global min and
     max before any pixel can be mapped, and ``raw`` keeps the floats as the output: those two
     keep the whole float result (one pass, as :func:`filter_image`). The pixels are exactly
     :func:`to_output_pixels` of :func:`filter_image`'s result.
