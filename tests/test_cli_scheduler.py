@@ -21,11 +21,12 @@ def _run(*args):
 
 @pytest.fixture(scope="module")
 def scheduler():
-    """An in-process cluster: two one-thread workers, no dashboard."""
+    """An in-process cluster: two one-thread workers; its HTTP server on a free port (None
+    would still bind 8787, the default, and warn when another cluster holds it)."""
     from distributed import LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                      dashboard_address=None) as running:
+                      dashboard_address=":0") as running:
         yield running.scheduler_address
 
 

@@ -28,7 +28,7 @@ def scheduler():
     from distributed import LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, scheduler_port=0,
-                      dashboard_address=None) as running:
+                      dashboard_address=":0") as running:
         yield running.scheduler_address
 
 
