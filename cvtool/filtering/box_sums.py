@@ -52,10 +52,13 @@ SCRATCH_BYTES = 2 * 1024 * 1024
 
 # Output rows between exact restarts of the float32 running sums down the columns (rounded
 # down to whole bands, at least one). A restart is a ``gemv`` over ``kh`` input rows, so it
-# costs kh / RESTART_ROWS of a pass per pixel (0.74 of a pass with a 31×31 and 42-row
-# bands before); the running sum's rounding grows with the rows since the last restart
-# (tests/test_box_sums.py bounds it against float64).
-RESTART_ROWS = 128
+# costs kh / RESTART_ROWS of a pass per pixel. Until the next restart, a large value that
+# has left the window still spoils its column by cancellation (a 1e9 spike in data of 0..1:
+# errors of 1e-2), and a NaN or inf turns it to NaN: 128 rows (one band of a 4096-wide
+# image carried into the next two) spread that 2.5x further down than restarting at every
+# band, for ~5 % of the time, so the restart stays at about one band of 4096 float32
+# columns (tests/test_box_sums.py bounds the reach of a spike).
+RESTART_ROWS = 42
 
 #: Integer data with integer weights stays exact: every partial sum is a whole number
 #: (running differences and doublings in the working dtype, well within its 24 bits).
