@@ -161,6 +161,23 @@ def test_error_names_the_scene_as_given(tmp_path, scheduler, invoke, monkeypatch
     assert remote.stderr.startswith("error: broken.png:")
 
 
+def test_one_file_typed_two_ways_is_named_as_each_input_typed_it(tmp_path, scheduler,
+                                                                   invoke, monkeypatch):
+    """Two inputs naming the same unreadable file differently ('d/b.png', './d/b.png') each
+    report their own spelling, as locally (one table of names for the whole batch would
+    mix the two)."""
+    monkeypatch.chdir(tmp_path)
+    io.write_image(tmp_path / "t.png", texture((8, 8), 1))
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "b.png").write_bytes(b"\x89PNG nothing")
+    args = ("find-waldo", "d/b.png", "./d/b.png", "-t", "t.png")
+    local = invoke(*args)
+    remote = invoke(*args, "--scheduler", scheduler)
+    assert local.exit_code == remote.exit_code == 1
+    assert remote.stderr == local.stderr
+    assert "error: ./d/b.png: not a readable image" in remote.stderr
+
+
 def test_unreachable_scheduler_fails_within_seconds(tmp_path, scenes, invoke):
     """Nobody listens there: exit 1 with one error line after the connect timeout, and no
     output written."""

@@ -219,8 +219,10 @@ def run(scenes: list[str], settings: Settings, *, output: str | None, heatmap: s
                 try:
                     found = futures[index].result()
                 except CvToolError as exc:
-                    # The workers saw absolute paths; the user reads the names given.
-                    raise cluster.as_given(exc, shared) from None
+                    # The workers saw absolute paths; the user reads the names given for this
+                    # scene (another input may name the same file another way).
+                    own = [path] + [names[index] for names in (annotated, heatmaps) if names]
+                    raise cluster.as_given(exc, {name: shared[name] for name in own}) from None
                 return _outcome(path, settings, found, json_mode)
 
             # The cluster does the work; the local runner only waits in input order.
