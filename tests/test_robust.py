@@ -84,6 +84,16 @@ def test_exact_crop_of_a_busy_scene(template):
     assert (result.matches[0].x, result.matches[0].y) == (100, 40)
 
 
+@pytest.mark.xfail(strict=True, reason="known: over the default sizes and angles the crop is "
+                   "placed 6 px low (score 0.968); it was exact before the part views")
+def test_exact_crop_of_a_busy_scene_at_the_default_search():
+    """The same crop, searched over the default sizes and angles, is found where it lies."""
+    scene, _ = _scene(2)
+    result = find_robust(scene, scene[40:140, 100:150])
+    assert result.matches[0].score >= 0.95
+    assert abs(result.matches[0].x - 100) <= 1 and abs(result.matches[0].y - 40) <= 1
+
+
 @pytest.mark.parametrize("height, angle", [(125.0, 12.0), (70.0, -8.0)])
 def test_finds_a_redrawn_waldo_among_lookalikes(template, height, angle):
     """Waldo in another pose, size and angle among striped look-alikes is the best match,
