@@ -248,7 +248,8 @@ def batch_rows(table: ScaleTable, folder: Path, repeat: int = BATCH_REPEAT) -> N
             up_cpu = (worker_cpu_seconds() - cpu_here
                       + sum(client.run(worker_cpu_seconds).values()))
             table.add(Result(f"[{round_}] LocalCluster start-up (2 processes × 1 thread)",
-                             up_wall, up_cpu, None, "scheduler, nannies and workers"))
+                             up_wall, up_cpu, None,
+                             "scheduler (this process) and workers; not the nannies' own CPU"))
             warm_wall, _ = _run_cli(["filter", str(folder / "warm_in"), "-n", "gaussian",
                                      "--sigma", str(SIGMA), "-p", "clamp", "-q", "-o",
                                      str(folder / "warm"), "--scheduler",

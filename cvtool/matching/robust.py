@@ -906,7 +906,7 @@ def _search(rgb: np.ndarray, prepared: RobustTemplate, scale_list: list[float],
     factors = (1.0,) if step is None else (step ** -0.5, 1.0, step ** 0.5)
     offsets = (0.0,) if len(angle_list) == 1 else (-ANGLE_STEP / 2, 0.0, ANGLE_STEP / 2)
     # Three rounds, each on fewer candidates: parts at half-cell offsets where the coarse
-    # search put them; then quarter-cell offsets, nearby scales and angles for the best; then the
+    # search put them; then half-cell offsets, nearby scales and angles for the best; then the
     # best few aligned to the pixel (which decides the score of exact copies).
     refined = map_threads(lambda c: _refine(features, prepared, c, (1.0,), (0.0,), 2),
                           candidates, workers)
