@@ -68,6 +68,33 @@ def test_batch_results_in_input_order_and_bytes_equal_local(tmp_path, local_clus
             (tmp_path / "local" / f"{i}.png").read_bytes()
 
 
+def test_common_arguments_are_sent_to_the_workers_once(local_cluster):
+    """Keyword arguments shared by every call (a prepared template) are scattered to every
+    worker once and each task gets the scattered handle, not its own pickled copy."""
+    common = {"kernel": np.ones((3, 3))}
+    with cluster.ClusterBatch(local_cluster.scheduler_address) as batch:
+        scattered, mapped = [], []
+        real_scatter, real_map = batch.client.scatter, batch.client.map
+
+        def scatter(data, **options):
+            scattered.append((data, options))
+            return real_scatter(data, **options)
+
+        def map_tasks(fn, *columns, **options):
+            mapped.append(columns[-1])  # the shared argument of every group
+            return real_map(fn, *columns, **options)
+
+        batch.client.scatter, batch.client.map = scatter, map_tasks
+        images = [(np.full((5, 5), float(i)),) for i in range(7)]
+        futures = batch.map(cvtool.correlate, images, common=common, per_task=2)
+        got = [f.result(timeout=60) for f in futures]
+    assert [s[0] for s in scattered] == [[common]] and scattered[0][1]["broadcast"]
+    assert len(mapped) == 1 and len(mapped[0]) == 4
+    assert all(type(shared).__name__ == "Future" for shared in mapped[0])
+    for (image,), result in zip(images, got, strict=True):
+        np.testing.assert_array_equal(result, cvtool.correlate(image, **common))
+
+
 def test_errors_come_back_per_input_with_their_parameter(tmp_path, local_cluster):
     """One bad input fails alone, with its own cvtool error class, message and parameter
     (pickling an exception would drop the parameter the CLI turns into a flag)."""
