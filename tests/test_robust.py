@@ -223,3 +223,19 @@ def test_finds_a_blurred_waldo(template):
     result = find_robust(np.clip(np.rint(blurred), 0, 255).astype(np.uint8), template)
     assert result.matches, f"best was {result.best}"
     assert _centre_inside(result.matches[0], truth)
+
+
+@pytest.mark.parametrize("seed", [7, 9])
+def test_finds_waldo_with_his_legs_hidden(template, seed):
+    """Waldo with his legs behind a crate (the lowest 35 % of his pixels) is found above
+    the default threshold: the coarse search also looks for him without his legs, so the
+    covered legs do not keep him out of the candidates."""
+    scene, truth = _scene(seed, waldo_at=(200, 60, 110.0, 0.0), size=(260, 380))
+    _, cov, _ = ww.render_figure(ww.waldo((50.0, 5.0, -5.0, 20.0)), 110.0, 0.0)
+    rows = cov.sum(axis=1)[::-1]
+    cut = int(np.searchsorted(np.cumsum(rows) / cov.sum(), 0.35)) + 1
+    x, y, w, h = truth
+    scene[y + h - cut:y + h + 4, x - 4:x + w + 4] = (150, 105, 60)
+    result = find_robust(scene, template)
+    assert result.matches, f"best was {result.best}"
+    assert _centre_inside(result.matches[0], truth)
