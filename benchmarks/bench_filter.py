@@ -17,8 +17,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-import tracemalloc
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,25 +30,13 @@ from benchmarks.harness import (
     Table,
     median_measured,
     paired,
+    peak_bytes,
     run_measured,
 )
 from cvtool.filtering import choose_strategy, correlate
 from cvtool.filtering.kernels import gaussian_kernel
 
 SIZE = 4096
-
-
-def peak_bytes(fn: Callable[[], object]) -> int:
-    """Peak bytes allocated (tracemalloc sees NumPy's buffers) while ``fn`` runs."""
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        base, _ = tracemalloc.get_traced_memory()
-        fn()
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return peak - base
 
 
 def _kernel_rows(table: Table) -> None:

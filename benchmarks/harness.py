@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
+import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -76,6 +77,25 @@ class Timing:
 
     wall: float
     cpu: float
+
+
+def peak_bytes(fn: Callable[[], object]) -> int:
+    """Peak bytes allocated (tracemalloc sees NumPy's buffers) while ``fn`` runs.
+
+    Examples
+    --------
+    >>> peak_bytes(lambda: bytearray(1 << 20)) >= 1 << 20
+    True
+    """
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base, _ = tracemalloc.get_traced_memory()
+        fn()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak - base
 
 
 def median_seconds(fn: Callable[[], object], *, repeat: int = 5, warmup: int = 1) -> float:

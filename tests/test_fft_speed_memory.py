@@ -7,25 +7,12 @@ buffer), and float32 tiles transformed by numpy.fft calls that keep pocketfft's 
 
 from __future__ import annotations
 
-import tracemalloc
-
 import numpy as np
 import pytest
+from helpers import peak_bytes
 
 from cvtool.filtering import correlate
 from cvtool.imaging.fft import fft_correlate_valid
-
-
-def _peak_bytes(fn) -> int:
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        base, _ = tracemalloc.get_traced_memory()
-        fn()
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return peak - base
 
 
 @pytest.mark.parametrize("padding", ["zero", "mirror"])
@@ -36,7 +23,7 @@ def test_fft_strategy_makes_no_image_sized_temporary(padding):
     image = rng.random((2048, 2048), dtype=np.float32)
     kernel = rng.random((31, 31))
     out = np.empty_like(image)
-    peak = _peak_bytes(lambda: correlate(image, kernel, padding=padding, strategy="fft",
+    peak = peak_bytes(lambda: correlate(image, kernel, padding=padding, strategy="fft",
                                          workers=2, out=out))
     assert peak < 0.5 * image.nbytes, peak
 
@@ -46,7 +33,7 @@ def test_fft_correlate_valid_converts_8bit_tiles_not_the_image():
     of the whole image is made."""
     image = np.random.default_rng(1).integers(0, 256, (2048, 2048), dtype=np.uint8)
     kernel = np.ones((31, 31), np.float32)
-    peak = _peak_bytes(lambda: fft_correlate_valid(image, kernel, workers=2))
+    peak = peak_bytes(lambda: fft_correlate_valid(image, kernel, workers=2))
     result_bytes = (2048 - 30) ** 2 * 4
     assert peak < result_bytes + 0.5 * image.size * 4, peak
 

@@ -12,12 +12,12 @@ import os
 import subprocess
 import sys
 import threading
-import tracemalloc
 import zlib
 
 import cv2
 import numpy as np
 import pytest
+from helpers import peak_bytes
 
 from cvtool import io
 from cvtool.errors import ProcessingError
@@ -149,35 +149,21 @@ def test_large_file_read_holds_one_image(tmp_path):
     image = _noise((800, 1000, 3))
     path = tmp_path / "noise.png"
     io.write_image(path, image)
-    tracemalloc.start()
-    try:
-        base, _ = tracemalloc.get_traced_memory()
-        back = io.read_image(path)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    np.testing.assert_array_equal(back, image)
-    assert peak - base < 1.3 * image.nbytes, (peak - base) / image.nbytes
+    peak = peak_bytes(lambda: io.read_image(path))
+    np.testing.assert_array_equal(io.read_image(path), image)
+    assert peak < 1.3 * image.nbytes, peak / image.nbytes
 
 
-def test_large_truncated_file_is_a_processing_error(tmp_path):
-    """A large file OpenCV fails to decode by name is the same error as from its bytes."""
-    data = codecs.encode_image(_noise((300, 310, 3)), ".png")
-    path = tmp_path / "cut.png"
+@pytest.mark.parametrize("suffix,shape", [(".png", (300, 310, 3)), (".jpg", (400, 410, 3))])
+def test_large_truncated_file_is_a_processing_error(tmp_path, suffix, shape):
+    """A large truncated file is refused as its bytes are: a PNG OpenCV fails to decode by
+    name, and a JPEG, which OpenCV's reader by name would pad with grey and accept (with
+    libjpeg's warning on stderr)."""
+    data = codecs.encode_image(_noise(shape), suffix)
+    path = tmp_path / f"cut{suffix}"
     path.write_bytes(data[:len(data) // 2])
     assert len(data) // 2 >= codecs.HEAD_BYTES
-    with pytest.raises(ProcessingError, match="cut.png: not a readable image"):
-        io.read_image(path)
-
-
-def test_large_truncated_jpeg_is_refused_as_from_its_bytes(tmp_path):
-    """A truncated JPEG is refused whatever its size: OpenCV's reader by name would pad the
-    missing part with grey and accept it (and libjpeg would print to stderr)."""
-    data = codecs.encode_image(_noise((400, 410, 3)), ".jpg")
-    path = tmp_path / "cut.jpg"
-    path.write_bytes(data[:len(data) // 2])
-    assert len(data) // 2 >= codecs.HEAD_BYTES
-    with pytest.raises(ProcessingError, match="cut.jpg: not a readable image"):
+    with pytest.raises(ProcessingError, match=f"cut{suffix}: not a readable image"):
         io.read_image(path)
 
 
@@ -293,14 +279,9 @@ def test_overwrite_input_writes_the_same_bytes_without_a_copy(tmp_path, channels
     expected = codecs.encode_image(image, ".png")
     peaks = {}
     for overwrite in (False, True):
-        tracemalloc.start()
-        try:
-            base, _ = tracemalloc.get_traced_memory()
-            io.write_image(tmp_path / f"{overwrite}.png", image, overwrite_input=overwrite)
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
-        peaks[overwrite] = (peak - base) / image.nbytes
+        peak = peak_bytes(lambda flag=overwrite: io.write_image(
+            tmp_path / f"{flag}.png", image, overwrite_input=flag))
+        peaks[overwrite] = peak / image.nbytes
         assert (tmp_path / f"{overwrite}.png").read_bytes() == expected
     assert peaks[False] >= 1.0 and peaks[True] < 0.2, peaks
 
