@@ -13,10 +13,24 @@ plain shirt, the hat and stripes in other colours), the crowd wears everything e
 the background has striped awnings and flags on a textured ground.
 
 Conditions (:data:`CONDITIONS`): ``pose`` (a new pose), ``scale`` (0.5–2× the template),
-``rotation`` (±5–20°), ``occlusion`` (20–40 % of his pixels hidden from the left, right or
-below; never from the top: without hat and glasses he *is* a look-alike), ``degraded``
-(blur, lighting gradient, JPEG quality 30), ``cast`` (a colour cast), ``multi`` (2–4
-Waldos), ``large`` (4000×3000) and ``negative`` (no Waldo, many look-alikes).
+``rotation`` (±5–20°), ``occlusion`` (20–40 % of his pixels hidden, :data:`COVER_KINDS`:
+a crate, bush or wall from the left, the right or below; a sign from above over one side
+of his head; a crate, bush or wall cut on a diagonal at any corner; or
+another person of the crowd standing in front of him; always with at least
+:data:`MIN_HEAD_VISIBLE` of his head in sight, since without hat and glasses he *is* a
+look-alike), ``degraded`` (a blur of sigma 0.6–2.6 px, a lighting gradient, JPEG quality
+25–60), ``cast`` (a colour cast), ``multi`` (2–4 Waldos), ``large`` (4000×3000) and
+``negative`` (no Waldo, many look-alikes).
+
+Splits (:func:`split_seed`): ``dev`` to tune on, ``test`` held out to report once. On
+2026-12-01 the held-out seed was changed from 9713 to 52817 and 9713 retired: it had been
+run after design changes of the robust matcher (its threshold, views and weights), so a
+result on it could not show what the matcher does on scenes it was not tuned on. The same
+day the ``occlusion`` condition gained covers from above, at corners and by other people
+(before, only from the left, right and below: exactly the robust matcher's views) and
+``degraded`` its ranges of blur and JPEG quality (before, sigma 1–2 px, whose middle is
+the matcher's template blur, and quality 30); :data:`CACHE_VERSION` 2 keeps the scenes
+rendered before out of the cache.
 
 Only JPEG recompression uses OpenCV; everything else is NumPy.
 """
@@ -51,6 +65,10 @@ TEMPLATE_POSE = (15.0, 15.0, 7.0, 7.0)  # left arm, right arm, left leg, right l
 
 CONDITIONS = ("pose", "scale", "rotation", "occlusion", "degraded", "cast", "multi", "large",
               "negative")
+#: ``degraded``: the Gaussian blur's sigma (pixels) and the JPEG quality are drawn uniformly
+#: from these ranges (both ends included for the quality), per scene.
+DEGRADED_BLUR = (0.6, 2.6)
+DEGRADED_JPEG = (25, 60)
 
 
 @dataclass
@@ -370,13 +388,14 @@ def render_scene(condition: str, seed: int, index: int, size: tuple[int, int] | 
             else base * rng.uniform(0.9, 1.1)
         angle = (rng.uniform(5, 20) * _pick(rng, [-1, 1]) if condition == "rotation"
                  else rng.uniform(-3, 3))
-        rgb, cov, _ = render_figure(waldo(_random_pose(rng)), TEMPLATE_HEIGHT * scale, angle)
+        rgb, cov, centre = render_figure(waldo(_random_pose(rng)), TEMPLATE_HEIGHT * scale,
+                                         angle)
         ph, pw = cov.shape
         for _attempt in range(200):
             x, y = int(rng.integers(0, w - pw)), int(rng.integers(0, h - ph))
             if not any(_boxes_overlap((x, y, pw, ph), b[0], pad=8) for b in waldos):
                 break
-        waldos.append(((x, y, pw, ph), rgb, cov, scale, angle))
+        waldos.append(((x, y, pw, ph), rgb, cov, scale, angle, centre))
     # Crowd: density about 300 people per 1600x1200, sized like the Waldos nearby.
     people = int(300 * h * w / 1.92e6)
     lookalike_rate = 0.25 if condition == "negative" else 0.12
@@ -408,70 +427,272 @@ def render_scene(condition: str, seed: int, index: int, size: tuple[int, int] | 
             composite(scene, wb[1], wb[2], wb[0][0], wb[0][1])
     info: dict = {"scales": [wb[3] for wb in waldos], "angles": [wb[4] for wb in waldos]}
     if condition == "occlusion":
-        info["hidden"] = [_occlude(rng, scene, wb) for wb in waldos]
+        info["covers"] = [_occlude(rng, scene, wb, COVER_KINDS[(index + i) % len(COVER_KINDS)])
+                          for i, wb in enumerate(waldos)]
+        info["hidden"] = [c["hidden"] for c in info["covers"]]
     if condition == "cast":
         gains = np.array([rng.uniform(0.75, 1.25) for _ in range(3)], np.float32)
         scene = scene * gains + rng.uniform(-15, 15, 3).astype(np.float32)
         info["gains"] = gains.tolist()
     image = np.clip(np.rint(scene), 0, 255).astype(np.uint8)
     if condition == "degraded":
-        sigma = rng.uniform(1.0, 2.0)
+        sigma = rng.uniform(*DEGRADED_BLUR)
         ramp_dir = rng.uniform(0, 2 * math.pi)
+        quality = int(rng.integers(DEGRADED_JPEG[0], DEGRADED_JPEG[1] + 1))
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         t = (xx / w - 0.5) * math.cos(ramp_dir) + (yy / h - 0.5) * math.sin(ramp_dir)
         light = (0.9 + 0.7 * t)[..., None]  # 0.55 .. 1.25 across the scene
         blurred = _gauss_blur(image.astype(np.float32), sigma) * light
-        image = jpeg(np.clip(np.rint(blurred), 0, 255).astype(np.uint8), 30)
+        image = jpeg(np.clip(np.rint(blurred), 0, 255).astype(np.uint8), quality)
         info["blur_sigma"] = sigma
+        info["jpeg_quality"] = quality
     return Scene(image, [wb[0] for wb in waldos], condition, info)
 
 
-def _occlude(rng, scene, wb) -> float:
-    """Hide 20–40 % of one Waldo's pixels behind a crate, bush or wall from a side or below."""
-    (x, y, pw, ph), _, cov, _, _ = wb
-    target = rng.uniform(0.2, 0.4)
-    side = _pick(rng, ["left", "right", "bottom"])
-    total = float(cov.sum())
-    # Find the cut whose hidden share of his coverage is closest to the target.
-    if side == "bottom":
-        shares = np.cumsum(cov.sum(axis=1)[::-1]) / total
-        k = int(np.searchsorted(shares, target)) + 1
-        region = (x - 6, y + ph - k, pw + 12, k + 6)
-    else:
-        sums = cov.sum(axis=0)
-        shares = np.cumsum(sums if side == "left" else sums[::-1]) / total
-        k = int(np.searchsorted(shares, target)) + 1
-        region = (x - 6, y - 6, k + 6, ph + 12) if side == "left" else \
-            (x + pw - k, y - 6, k + 6, ph + 12)
-    rx, ry, rw, rh = region
-    H, W = scene.shape[:2]
-    rx0, ry0, rx1, ry1 = max(rx, 0), max(ry, 0), min(rx + rw, W), min(ry + rh, H)
-    kind = _pick(rng, ["crate", "bush", "wall"])
-    patch_h, patch_w = ry1 - ry0, rx1 - rx0
-    if kind == "crate":
-        patch = np.empty((patch_h, patch_w, 3), np.float32)
+# --- occlusion ----------------------------------------------------------------------------
+
+#: Kinds of cover in the ``occlusion`` condition: a sign hanging from the ``top`` over one
+#: side of his head; a crate, bush or wall cut on a diagonal at a ``corner`` (any of the
+#: four); another ``person`` of the crowd standing in front of him; a crate, bush or wall
+#: from the ``left``, the ``right`` or ``bottom``. Scene ``i`` of a split gets kind
+#: ``i % 6`` in this order, so every 6 scenes have one of each, and the first 4 (a small
+#: run) already have the three kinds that the robust matcher's views were not built for.
+COVER_KINDS = ("top", "corner", "person", "left", "right", "bottom")
+#: His head (hat, hair, face with glasses) ends this far down the 100-unit figure frame.
+HEAD_BOTTOM = 34.0
+#: Every cover leaves at least this share of his head's pixels visible: hidden hat *and*
+#: glasses would make him a look-alike (striped shirt, blue trousers), whom nobody could
+#: tell from Waldo either.
+MIN_HEAD_VISIBLE = 0.45
+#: A cover hides between these shares of his pixels (the issue's "20–40 % occluded").
+HIDDEN_RANGE = (0.2, 0.4)
+#: Pixels a crate, bush, wall or sign reaches beyond his box.
+COVER_MARGIN = 6
+#: Attempts at drawing a cover of the chosen kind that meets the rules above, before
+#: falling back to a cover from below (which always leaves the head visible).
+COVER_ATTEMPTS = 12
+
+
+@dataclass
+class Cover:
+    """Something in front of one Waldo: ``rgb`` and ``alpha`` with their top-left corner at
+    ``offset`` (x, y) from his box's, the ``hidden`` share of his pixels, the visible
+    share of his head (``head_visible``), and ``kind`` / ``where`` / ``what`` (e.g.
+    ``corner`` / ``top-left`` / ``crate``)."""
+
+    kind: str
+    where: str
+    what: str
+    rgb: np.ndarray
+    alpha: np.ndarray
+    offset: tuple[int, int]
+    hidden: float
+    head_visible: float
+
+
+def frame_coordinates(shape: tuple[int, int], centre: tuple[float, float], height: float,
+                      angle: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Figure-frame coordinates ``(u, v)`` of each pixel centre of a patch from
+    :func:`render_figure` (``centre`` is what it returned, ``height`` and ``angle`` what it
+    was given): ``v`` runs 0 (hat) to 100 (feet), ``u`` is 0 on the figure's axis.
+
+    >>> _, cov, centre = render_figure(waldo(), 50.0)
+    >>> u, v = frame_coordinates(cov.shape, centre, 50.0)
+    >>> bool(v[cov > 0.5].min() < 3 and v[cov > 0.5].max() > 95)
+    True
+    """
+    ppu = height / 100.0
+    a = math.radians(angle)
+    gx, gy = np.meshgrid(np.arange(shape[1]) + 0.5 - centre[0],
+                         np.arange(shape[0]) + 0.5 - centre[1])
+    return ((gx * math.cos(a) - gy * math.sin(a)) / ppu,
+            (gx * math.sin(a) + gy * math.cos(a)) / ppu + 50.0)
+
+
+def _in_box(alpha: np.ndarray, offset: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
+    """A cover's alpha seen over a box of ``shape`` (zero where the cover does not reach)."""
+    out = np.zeros(shape, np.float32)
+    ox, oy = offset
+    h, w = alpha.shape
+    y0, y1, x0, x1 = max(oy, 0), min(oy + h, shape[0]), max(ox, 0), min(ox + w, shape[1])
+    if y0 < y1 and x0 < x1:
+        out[y0:y1, x0:x1] = alpha[y0 - oy:y1 - oy, x0 - ox:x1 - ox]
+    return out
+
+
+def _closest_cut(depth: np.ndarray, cov: np.ndarray, target: float) -> float:
+    """The level ``k`` for which ``depth < k`` hides the share of ``cov`` closest to
+    ``target`` within :data:`HIDDEN_RANGE` where it can (``depth`` and ``cov`` of one
+    shape; a cover grows as ``k`` grows)."""
+    levels, which = np.unique(depth.ravel(), return_inverse=True)
+    # Share hidden when the cover reaches just past each distinct depth (a whole row or
+    # column of a straight cut at once).
+    shares = np.cumsum(np.bincount(which, weights=cov.ravel(), minlength=levels.size))
+    shares /= float(cov.sum())
+    miss = np.abs(shares - target)
+    # A cut that lands outside the range is taken only when none lands inside (one row of
+    # a small figure can hold 3 % of his pixels).
+    miss[(shares < HIDDEN_RANGE[0]) | (shares > HIDDEN_RANGE[1])] += 1.0
+    i = int(np.argmin(miss))
+    nxt = levels[i + 1] if i + 1 < levels.size else levels[i] + 1.0
+    return float((levels[i] + nxt) / 2)
+
+
+def _texture(rng, what: str, h: int, w: int) -> np.ndarray:
+    """The look of a cover: a crate's planks, a bush, a plain wall, a sign with lettering."""
+    patch = np.empty((h, w, 3), np.float32)
+    if what == "crate":
         patch[:] = (150, 105, 60)
-        patch[(np.arange(patch_h) % 9) < 2] = (100, 70, 40)
-    elif kind == "bush":
-        patch = np.array((50, 120, 45), np.float32) + 30 * _smooth_noise(
-            rng, patch_h, patch_w, 4, 1)
-    else:
-        patch = np.empty((patch_h, patch_w, 3), np.float32)
+        patch[(np.arange(h) % 9) < 2] = (100, 70, 40)
+    elif what == "bush":
+        patch = np.array((50, 120, 45), np.float32) + 30 * _smooth_noise(rng, h, w, 4, 1)
+    elif what == "sign":
         patch[:] = _pick(rng, OTHER)
-    scene[ry0:ry1, rx0:rx1] = patch
-    hidden = np.zeros_like(cov)
-    hidden[max(ry0 - y, 0):max(ry1 - y, 0), max(rx0 - x, 0):max(rx1 - x, 0)] = 1
-    return float((cov * hidden).sum() / total)
+        patch[(np.arange(h) % 12) == 5] = BLACK  # lines of lettering
+    else:  # wall
+        patch[:] = _pick(rng, OTHER)
+    return patch
+
+
+def _shape_cover(rng, kind: str, cov, height: float, target: float):
+    """A crate, bush, wall or sign of ``kind``: its alpha over his box grown by
+    :data:`COVER_MARGIN`, what it is and where; grown until it hides about ``target``."""
+    m = COVER_MARGIN
+    ph, pw = cov.shape
+    big = np.zeros((ph + 2 * m, pw + 2 * m), np.float32)
+    big[m:m + ph, m:m + pw] = cov
+    yy, xx = np.mgrid[0:ph + 2 * m, 0:pw + 2 * m].astype(np.float32)
+    what = _pick(rng, ["crate", "bush", "wall"])
+    if kind in ("left", "right", "bottom"):
+        where = kind
+        depth = {"left": xx, "right": pw + 2 * m - 1 - xx, "bottom": ph + 2 * m - 1 - yy}[kind]
+    elif kind == "corner":
+        sx, sy = _pick(rng, [-1, 1]), _pick(rng, [-1, 1])
+        where = ("top" if sy < 0 else "bottom") + "-" + ("left" if sx < 0 else "right")
+        theta = math.radians(rng.uniform(20.0, 70.0))  # the cut's slant across the box
+        xn, yn = (xx - (pw + 2 * m) / 2) / (pw + 2 * m), (yy - (ph + 2 * m) / 2) / (ph + 2 * m)
+        depth = -(xn * sx * math.cos(theta) + yn * sy * math.sin(theta))
+    else:
+        # top: a sign hanging from above over one side of his head, as far down as needed.
+        # (A round balloon big enough to hide 20 % always hid more than half of his head.)
+        side = _pick(rng, [-1, 1])
+        where = "left" if side < 0 else "right"
+        what = "sign"
+        # His axis in the box: the mean column of the top of his head (turned a few degrees
+        # at most in this condition).
+        axis = float(np.mean(np.nonzero(cov[:max(1, int(0.3 * ph))] > 0.5)[1])) + m
+        edge = axis + side * rng.uniform(-5.0, 3.0) * height / 100.0  # the sign's inner edge
+        depth = np.where((xx - edge) * side >= 0, yy, np.inf)
+    level = _closest_cut(np.where(np.isfinite(depth), depth, 1e9), big, target)
+    alpha = (depth < level).astype(np.float32)
+    return alpha, (-m, -m), where, _texture(rng, what, *alpha.shape), what
+
+
+def _person_cover(rng, cov, head, height: float, target: float):
+    """Another person of the crowd standing in front of him (feet lower in the picture),
+    moved sideways to where they hide the share closest to ``target`` with enough of his
+    head left visible; ``None`` when no place does."""
+    fig = _crowd_figure(rng, 0.0)
+    rgb, alpha, _ = render_figure(fig, height * rng.uniform(0.9, 1.12), rng.uniform(-4, 4))
+    ph, pw = cov.shape
+    ah, aw = alpha.shape
+    oy = ph + int(round(rng.uniform(0.06, 0.3) * ph)) - ah  # feet lower than his: in front
+    total, head_total = float(cov.sum()), float(head.sum())
+    best = None
+    for ox in range(-aw + 1, pw):
+        over = _in_box(alpha, (ox, oy), cov.shape)
+        share = float((over * cov).sum()) / total
+        seen = 1.0 - float((over * head).sum()) / head_total
+        if HIDDEN_RANGE[0] <= share <= HIDDEN_RANGE[1] and seen >= MIN_HEAD_VISIBLE:
+            if best is None or abs(share - target) < abs(best[1] - target):
+                best = (ox, share)
+    if best is None:
+        return None
+    where = "left" if best[0] + aw / 2 < pw / 2 else "right"
+    return alpha, (best[0], oy), where, rgb, "person"
+
+
+def make_cover(rng: np.random.Generator, kind: str, cov: np.ndarray,
+               centre: tuple[float, float], height: float, angle: float = 0.0,
+               target: float = 0.3) -> Cover | None:
+    """One cover of ``kind`` (:data:`COVER_KINDS`) for a Waldo drawn by :func:`render_figure`
+    (``cov``, ``centre``, ``height`` and ``angle`` as there), hiding about ``target`` of his
+    pixels; ``None`` when the cover drawn misses :data:`HIDDEN_RANGE` or leaves less than
+    :data:`MIN_HEAD_VISIBLE` of his head visible.
+
+    >>> _, cov, centre = render_figure(waldo(), 80.0)
+    >>> c = make_cover(np.random.default_rng(0), "bottom", cov, centre, 80.0, target=0.3)
+    >>> c.kind, c.where, round(c.hidden, 1), c.head_visible
+    ('bottom', 'bottom', 0.3, 1.0)
+    """
+    _, v = frame_coordinates(cov.shape, centre, height, angle)
+    head = cov * (v < HEAD_BOTTOM)
+    if kind == "person":
+        made = _person_cover(rng, cov, head, height, target)
+        if made is None:
+            return None
+        alpha, offset, where, rgb, what = made
+    else:
+        alpha, offset, where, rgb, what = _shape_cover(rng, kind, cov, height, target)
+    over = _in_box(alpha, offset, cov.shape)
+    hidden = float((over * cov).sum() / cov.sum())
+    seen = 1.0 - float((over * head).sum() / head.sum())
+    if not (HIDDEN_RANGE[0] <= hidden <= HIDDEN_RANGE[1]) or seen < MIN_HEAD_VISIBLE:
+        return None
+    return Cover(kind, where, what, rgb, alpha, offset, hidden, seen)
+
+
+def choose_cover(rng: np.random.Generator, cov: np.ndarray, centre: tuple[float, float],
+                 height: float, angle: float = 0.0, kind: str | None = None) -> Cover:
+    """The ``occlusion`` condition's cover for one Waldo: a target share drawn from
+    :data:`HIDDEN_RANGE`, then up to :data:`COVER_ATTEMPTS` covers of ``kind`` (drawn from
+    :data:`COVER_KINDS` when ``None``) until one meets the rules (else a cover from
+    below, which always does).
+
+    >>> _, cov, centre = render_figure(waldo(), 90.0)
+    >>> c = choose_cover(np.random.default_rng(1), cov, centre, 90.0, kind="person")
+    >>> c.kind, 0.2 <= c.hidden <= 0.4
+    ('person', True)
+    """
+    target = rng.uniform(*HIDDEN_RANGE)
+    kind = _pick(rng, COVER_KINDS) if kind is None else kind
+    for _ in range(COVER_ATTEMPTS):
+        cover = make_cover(rng, kind, cov, centre, height, angle, target)
+        if cover is not None:
+            return cover
+    cover = make_cover(rng, "bottom", cov, centre, height, angle, target)
+    assert cover is not None, "a cover from below always leaves the head visible"
+    return cover
+
+
+def _occlude(rng, scene, wb, kind: str) -> dict:
+    """Put a cover (:func:`choose_cover`) in front of one Waldo; what it is and hides."""
+    (x, y, _, _), _, cov, scale, angle, centre = wb
+    cover = choose_cover(rng, cov, centre, TEMPLATE_HEIGHT * scale, angle, kind)
+    composite(scene, cover.rgb, cover.alpha, x + cover.offset[0], y + cover.offset[1])
+    return {"kind": cover.kind, "where": cover.where, "what": cover.what,
+            "hidden": round(cover.hidden, 4), "head_visible": round(cover.head_visible, 4)}
+
+
+#: Seeds of the splits. 9713, the held-out seed until 2026-12-01, is retired (looked at
+#: during tuning; see the module's docstring): do not use it again.
+SPLIT_SEEDS = {"dev": 1301, "test": 52817}
 
 
 def split_seed(split: str) -> int:
-    """The seed of a split: ``dev`` to tune on, ``test`` held out to report."""
-    return {"dev": 1301, "test": 9713}[split]
+    """The seed of a split: ``dev`` to tune on, ``test`` held out to report.
+
+    >>> split_seed("dev")
+    1301
+    """
+    return SPLIT_SEEDS[split]
 
 
 #: Rendering takes seconds per scene, so scenes are kept (as compressed NumPy files) in
 #: this directory between runs; ``CVTOOL_BENCH_CACHE`` moves it, an empty value disables it.
-CACHE_VERSION = 1
+#: Bump the version whenever the renderer draws a scene differently (2: new covers and
+#: degradation ranges, 2026-12-01), or stale scenes are silently reused.
+CACHE_VERSION = 2
 
 
 def _cache_dir() -> Path | None:
@@ -509,5 +730,6 @@ def scenes(split: str, per_condition: int = 6, large: int = 2,
             yield cached_scene(condition, seed, i)
 
 
-__all__ = ["Figure", "Scene", "CONDITIONS", "render_figure", "render_scene", "make_template",
+__all__ = ["Figure", "Scene", "Cover", "CONDITIONS", "COVER_KINDS", "render_figure",
+           "render_scene", "make_template", "make_cover", "choose_cover", "frame_coordinates",
            "scenes", "cached_scene", "split_seed", "waldo", "jpeg", "replace"]
