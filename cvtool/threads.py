@@ -6,9 +6,11 @@ really run in parallel on threads (no pickling, no copies, shared outputs writte
 
 from __future__ import annotations
 
+import itertools
 import os
+import queue
+import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import numpy as np
@@ -56,12 +58,58 @@ def resolve_workers(workers: int | None) -> int:
     return int(workers)
 
 
+class _Helpers:
+    """Daemon threads kept for the life of the process, each running the calls handed to it.
+
+    Starting a thread costs 0.1-2 ms (more on a busy machine) and a filter call is often
+    only a few ms, so helpers are started once and then wait for work. They are daemons: an
+    interrupted process exits without waiting for them. After a ``fork`` the child has none
+    of them, and starts its own.
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._idle = 0  # helpers waiting for a call and not yet promised one
+
+    def run(self, task: Callable[[], None], count: int) -> None:
+        """Have ``count`` helpers each call ``task()`` once, soon; returns at once."""
+        with self._lock:
+            reused = min(self._idle, count)
+            self._idle -= reused
+        for _ in range(reused):
+            self._queue.put(task)
+        for _ in range(count - reused):
+            threading.Thread(target=self._serve, args=(task,), name="cvtool-helper",
+                             daemon=True).start()
+
+    def _serve(self, task: Callable[[], None]) -> None:
+        while True:
+            task()  # never raises: map_threads keeps its items' exceptions
+            with self._lock:
+                self._idle += 1
+            task = self._queue.get()
+
+
+_helpers = _Helpers()
+
+
 def map_threads(fn: Callable[[T], R], items: Iterable[T], workers: int) -> list[R]:
     """``[fn(item) for item in items]``, on up to ``workers`` threads, results in order.
 
-    Runs in the calling thread when there is one worker or one item (no pool to start, and
-    ``np.errstate`` or a debugger still see the work). Otherwise the first exception raised
-    by ``fn``, in item order, is re-raised here once the pool has stopped.
+    Runs in the calling thread when there is one worker or one item (no other thread, and
+    ``np.errstate`` or a debugger still see the work). Otherwise the calling thread and
+    ``workers - 1`` helper threads (kept for the process, see :class:`_Helpers`) each take
+    the next item nobody has taken yet, in item order, until none is left; the call returns
+    when every item taken is done. The first exception raised by ``fn``, in item order (an
+    interrupt first), stops the taking of new items and is re-raised here once the items
+    already taken are done. A helper busy elsewhere (a nested call) is never waited for: the
+    items it did not take are done by the threads that are free.
 
     Parameters
     ----------
@@ -85,6 +133,39 @@ def map_threads(fn: Callable[[T], R], items: Iterable[T], workers: int) -> list[
     items = list(items)
     if workers <= 1 or len(items) <= 1:
         return [fn(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
-        # list() drains the results, re-raising the first exception of any item.
-        return list(pool.map(fn, items))
+    results: list = [None] * len(items)
+    errors: dict[int, BaseException] = {}
+    taken = itertools.count()
+    changed = threading.Condition()
+    running = [0]  # items taken and not yet done
+    stop = [False]
+
+    def take_items() -> None:
+        while True:
+            with changed:
+                index = next(taken)
+                if stop[0] or index >= len(items):
+                    return
+                running[0] += 1
+            try:
+                results[index] = fn(items[index])
+            except BaseException as exc:  # noqa: BLE001 - raised in the calling thread
+                with changed:
+                    errors[index] = exc
+                    stop[0] = True
+            finally:
+                with changed:
+                    running[0] -= 1
+                    changed.notify_all()
+
+    _helpers.run(take_items, min(workers, len(items)) - 1)
+    try:
+        take_items()
+    finally:
+        with changed:
+            stop[0] = True
+            changed.wait_for(lambda: running[0] == 0)
+    if errors:
+        interrupts = [i for i, exc in errors.items() if not isinstance(exc, Exception)]
+        raise errors[min(interrupts or errors)]
+    return results

@@ -3,7 +3,10 @@ across scenes and threads (a template prepared once for a whole find-waldo run).
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -59,7 +62,9 @@ def test_map_threads_runs_serially_in_the_caller(workers, items):
 
 
 def test_map_threads_uses_other_threads_when_asked():
-    """With two workers and several items, the work leaves the calling thread."""
+    """With two workers and two items, both run at the same time on two threads (the
+    barrier lets neither finish until both have started): the calling thread and one
+    helper."""
     seen = set()
     barrier = threading.Barrier(2)
 
@@ -68,7 +73,65 @@ def test_map_threads_uses_other_threads_when_asked():
         seen.add(threading.get_ident())
 
     map_threads(record, range(2), workers=2)
-    assert threading.get_ident() not in seen and len(seen) == 2
+    assert len(seen) == 2 and threading.get_ident() in seen
+
+
+def test_map_threads_keeps_its_helpers_between_calls(monkeypatch):
+    """Helper threads are started once and reused: a second call starts none (starting a
+    thread per call cost ~0.1-2 ms, as much as a small filter)."""
+    barrier = threading.Barrier(3)
+    map_threads(lambda _: barrier.wait(timeout=5), range(3), workers=3)  # 2 helpers exist
+    started = []
+    original = threading.Thread.start
+    monkeypatch.setattr(threading.Thread, "start",
+                        lambda thread: (started.append(thread), original(thread))[1])
+    again = threading.Barrier(3)
+    map_threads(lambda _: again.wait(timeout=5), range(3), workers=3)
+    assert started == []
+
+
+def test_nested_map_threads_do_not_wait_for_busy_helpers():
+    """An item that itself maps on several workers finishes although every helper is busy
+    with the outer items: the inner caller does the items no helper took."""
+    inner = map_threads(lambda i: map_threads(lambda j: i * 10 + j, range(4), workers=4),
+                        range(4), workers=4)
+    assert inner == [[i * 10 + j for j in range(4)] for i in range(4)]
+
+
+def test_map_threads_stops_taking_items_after_an_error():
+    """After an item fails, no new item is started (those already running finish), so a
+    failed call does not do the rest of the work first."""
+    ran = []
+
+    def fail_first(i):
+        if i == 0:
+            raise ValueError("item 0")
+        ran.append(i)
+        threading.Event().wait(0.01)
+
+    with pytest.raises(ValueError, match="item 0"):
+        map_threads(fail_first, range(200), workers=2)
+    assert len(ran) < 50
+
+
+def test_map_threads_in_a_forked_child():
+    """A child forked after helpers exist has none of them; its own calls still work."""
+    map_threads(lambda i: i, range(4), workers=2)  # helpers in this process
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only when the call completes correctly, never return
+        ok = False
+        try:
+            ok = map_threads(lambda i: i * i, range(8), workers=2) == [i * i for i in range(8)]
+        finally:
+            os._exit(0 if ok else 1)
+    deadline = time.monotonic() + 30
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if done[0] == 0:  # hung (a lock held across the fork, a helper waited for)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child's map_threads hung")
+    assert os.waitstatus_to_exitcode(done[1]) == 0
 
 
 @pytest.mark.parametrize("workers", [1, 3])

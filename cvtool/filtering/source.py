@@ -7,6 +7,7 @@ is assembled into a small reusable buffer (converting the input's dtype on the w
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -147,21 +148,19 @@ def run_tiles(tiles: list, make_scratch: Callable[[], object],
               do_tile: Callable[..., None], workers: int) -> None:
     """Call ``do_tile(*tile, scratch)`` for every tile, on ``workers`` threads.
 
-    Tiles are grouped into a few contiguous chunks per thread; each chunk allocates its
-    scratch once and reuses it, so buffers stay hot in cache and nothing is full-size.
-    NumPy releases the GIL inside each operation, so the threads really run in parallel.
+    Each thread takes the next tile not yet taken (in order, so neighbouring tiles run at
+    about the same time and their shared rows are still in cache) and reuses one scratch of
+    its own for all its tiles: ``make_scratch`` runs once per thread, and nothing is
+    full-size. A tile must not depend on which tiles its thread did before. NumPy releases
+    the GIL inside each operation, so the threads really run in parallel.
     """
-    workers = max(1, min(workers, len(tiles)))
+    scratch_of: dict[int, object] = {}
 
-    def chunk(part: list) -> None:
-        scratch = make_scratch()
-        for t in part:
-            do_tile(*t, scratch)
+    def one(tile) -> None:
+        thread = threading.get_ident()
+        scratch = scratch_of.get(thread)
+        if scratch is None:
+            scratch = scratch_of[thread] = make_scratch()
+        do_tile(*tile, scratch)
 
-    if workers == 1:
-        chunk(tiles)  # one chunk, one scratch buffer
-        return
-    n_chunks = min(len(tiles), workers * 4)
-    parts = [tiles[i * len(tiles) // n_chunks:(i + 1) * len(tiles) // n_chunks]
-             for i in range(n_chunks)]
-    map_threads(chunk, parts, workers)
+    map_threads(one, tiles, workers)
