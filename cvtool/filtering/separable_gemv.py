@@ -18,7 +18,7 @@ flat band and the kept columns are copied out.
 
 Memory traffic and work per output pixel for a 7×7: the image is read from memory once;
 7 (8, see ``PAD_TAPS``) multiply-adds down, 3 adds and 4 multiply-adds along, every pass
-a contiguous stream through a band that stays in L2. A ``gemv`` streams its matrix once
+a contiguous stream through a band that stays in cache. A ``gemv`` streams its matrix once
 whatever the BLAS kernel family: nothing depends on a small-matrix path.
 """
 
@@ -36,10 +36,13 @@ from cvtool.filtering.source import PaddedSource, run_tiles
 __all__ = ["EXACT", "SCRATCH_BYTES", "applies", "operations", "padded_rows",
            "pitch_far_from_aliasing", "run", "vertical_views"]
 
-# Bytes of one band's horizontal scratch (pairs or shifted copies of the band): kept
-# near a core's L2 (16 rows of a 4096-wide float32 7×7 band; 8 to 32 rows measured
-# within 10 %: fewer rows pay more Python calls per pixel). Tests shrink it.
-SCRATCH_BYTES = 1024 * 1024
+# Bytes of one band's horizontal scratch (pairs or shifted copies of the band): 32 rows of
+# a 4096-wide float32 7×7 band, in a core's L2 and L3 share. Larger than the L2 alone
+# because every NumPy call of a band releases and retakes the GIL, and with two threads a
+# retake that finds the other thread holding it sleeps until woken (measured on 2 cores,
+# 4096² float32 7×7, 2 threads: 1 MiB 412 -> 2 MiB 133 such sleeps per call, wall 38 ->
+# 33 ms; one thread alone: 50 -> 46 ms; 8 MiB spills and takes 60-70 ms). Tests shrink it.
+SCRATCH_BYTES = 2 * 1024 * 1024
 PAD_TAPS = True
 
 #: Sums the taps one by one (two passes, as ``separable``).
@@ -193,10 +196,22 @@ def run(plan: Plan, out: np.ndarray) -> None:
             h[0, base:], (n, n_rows, out_len), (vpitch * item, pitch * item, item))
         flat = np.lib.stride_tricks.as_strided(h[0, base:], (n_rows, n * vpitch),
                                                (pitch * item, item))
-        return h, matrix, flat, src.buffer(rows_in, src.width)
+        # Every horizontal row of the band made by one call, not one per tap: each call
+        # is a point where the worker threads contend for the GIL (see _band_rows).
+        if symmetric:  # rows j < pairs: V shifted by j plus V shifted by kw - 1 - j
+            near = np.lib.stride_tricks.as_strided(h[v_row], (pairs, n * vpitch),
+                                                   (c * item, item))
+            far = np.lib.stride_tricks.as_strided(h[v_row, (kw - 1) * c:], (pairs, n * vpitch),
+                                                  (-c * item, item))
+            shifted = (near, far, h[:pairs, base:base + n * vpitch])
+        else:  # rows 1..kw-1: V shifted by j
+            shifted = (np.lib.stride_tricks.as_strided(h[0, c:], (kw - 1, n * vpitch),
+                                                       (c * item, item)),
+                       None, h[1:kw, :n * vpitch])
+        return h, matrix, flat, src.buffer(rows_in, src.width), shifted
 
     def do_band(o0: int, o1: int, bufs) -> None:
-        h, matrix, flat, tile_buf = bufs
+        h, matrix, flat, tile_buf, (near, far, rows_out) = bufs
         nb = o1 - o0
         length = nb * vpitch
         v = h[v_row, :length].reshape(nb, vpitch)
@@ -217,15 +232,10 @@ def run(plan: Plan, out: np.ndarray) -> None:
             np.matmul(column, windows, out=target)
         if not prepadded:  # padding columns commute with the vertical pass
             src.pad_columns(v.reshape((nb, src.padded_width) + src.tail), fill_after)
-        center = h[v_row]
         if symmetric:
-            for j in range(pairs):
-                np.add(center[j * c:j * c + length], center[(kw - 1 - j) * c:
-                                                            (kw - 1 - j) * c + length],
-                       out=h[j, base:base + length])
+            np.add(near[:, :length], far[:, :length], out=rows_out[:, :length])
         else:
-            for j in range(1, kw):
-                h[j, :length] = center[j * c:j * c + length]
+            rows_out[:, :length] = near[:, :length]
         if sx == 1:
             np.matmul(weights, matrix[:nb], out=out[o0:o1].reshape(nb, out_len))
         else:
