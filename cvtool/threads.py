@@ -137,16 +137,18 @@ def map_threads(fn: Callable[[T], R], items: Iterable[T], workers: int) -> list[
     errors: dict[int, BaseException] = {}
     taken = itertools.count()
     changed = threading.Condition()
-    running = [0]  # items taken and not yet done
+    running = [0]  # items taken by helpers and not yet done
     stop = [False]
 
-    def take_items() -> None:
+    def take_items(helper: bool) -> None:
         while True:
             with changed:
                 index = next(taken)
                 if stop[0] or index >= len(items):
                     return
-                running[0] += 1
+                # Only helpers count: an interrupt reaches the calling thread only, and
+                # could land between this count and the try below, leaving it counted.
+                running[0] += helper
             try:
                 results[index] = fn(items[index])
             except BaseException as exc:  # noqa: BLE001 - raised in the calling thread
@@ -154,13 +156,14 @@ def map_threads(fn: Callable[[T], R], items: Iterable[T], workers: int) -> list[
                     errors[index] = exc
                     stop[0] = True
             finally:
-                with changed:
-                    running[0] -= 1
-                    changed.notify_all()
+                if helper:
+                    with changed:
+                        running[0] -= 1
+                        changed.notify_all()
 
-    _helpers.run(take_items, min(workers, len(items)) - 1)
+    _helpers.run(lambda: take_items(True), min(workers, len(items)) - 1)
     try:
-        take_items()
+        take_items(False)
     finally:
         with changed:
             stop[0] = True
