@@ -7,7 +7,8 @@ and recompressed, is still the hardest case). How:
 
 1. **Mask.** Only the character votes: the template's alpha where it has one, otherwise
    the plain background around it (the colour of its border, where the border is plain,
-   grown inwards from the border) is cut away (:func:`character_mask`).
+   grown inwards from the border) is cut away (:func:`character_mask`). The template's
+   outermost ring of pixels never votes: its gradient would need pixels beyond it.
 2. **Features** that survive lighting and colour casts, per pixel: the logarithms of R, G
    and B in an opponent basis (red–green, blue–yellow, log brightness: a gain on a channel
    becomes an offset, which each window's mean removal cancels) and the gradient energy of
@@ -31,9 +32,12 @@ and recompressed, is still the hardest case). How:
 4. **Search, coarse to fine.** Every scale (geometric, ratio :data:`SCALE_STEP`) and angle
    (every :data:`ANGLE_STEP` degrees) is scored on the cell grid with one whole-figure
    masked correlation by FFT; the best places (:func:`_nominate`) are then re-scored by parts
-   at half-cell offsets, half a scale step and half an angle step around them (also
-   against the template blurred, :data:`TEMPLATE_BLURS`, for blurred scenes), and one
-   non-maximum suppression over everything keeps the best of overlapping boxes.
+   at half-cell offsets, half a scale step and half an angle step around them (at the best
+   scale also a whole angle step aside, and against the template blurred,
+   :data:`TEMPLATE_BLURS`, for blurred scenes); the best few are aligned to the pixel at
+   quarter scale steps and half an angle step aside, each angle's best grid moving to
+   where its parts went (:data:`FOLLOW_STEPS`); one non-maximum suppression over
+   everything keeps the best of overlapping boxes.
 
 Scores below :data:`DEFAULT_THRESHOLD` (chosen on the development split of the
 benchmark in ``benchmarks/bench_robust.py``) are not reported.
@@ -67,7 +71,8 @@ CELL_ROWS = 16
 SCALE_STEP = 2 ** 0.25
 #: Default scales: 0.5 to 2 in steps of ``SCALE_STEP`` (9 scales).
 DEFAULT_SCALES = tuple(round(0.5 * SCALE_STEP ** i, 12) for i in range(9))
-#: Degrees between the angles of the coarse search; refinement looks half a step aside.
+#: Degrees between the angles of the coarse search; refinement looks half a step aside
+#: (and, at the best scale, a whole step aside).
 ANGLE_STEP = 10.0
 #: Default angles of the coarse search (degrees, counter-clockwise).
 DEFAULT_ANGLES = (-20.0, -10.0, 0.0, 10.0, 20.0)
@@ -128,6 +133,10 @@ DEFORMATION_COST = 0.02
 #: Steps per cell of the grid offsets when the best candidates are searched again at
 #: nearby scales and angles (the last round then aligns the best few to the pixel).
 FINE_LATTICE = 2
+#: When the last round's best grid at an angle lies at the edge of the offsets scanned,
+#: or its parts have all moved away, it looks again where they went, at most this many
+#: times.
+FOLLOW_STEPS = 3
 #: Candidates (beyond ``top_k``) searched again at nearby scales and angles.
 REFINED_CANDIDATES = 16
 #: The template is also tried blurred by each of these Gaussian sigmas (template pixels)
@@ -328,6 +337,8 @@ class _Pose:
     cells: np.ndarray = None  # (rows·cols) × P: the part weights, for sums and squares
     zero_sums: np.ndarray = None  # P × 7: each part's centred template, summed
     seen: np.ndarray = None  # V × P: which parts each view sees
+    extent: tuple[float, float] = (0.0, 0.0)  # height, width of the character (the grid
+    # starts at its top-left corner and may reach up to a cell beyond its other sides)
 
     def __post_init__(self) -> None:
         p, rows, cols = self.parts.shape
@@ -349,11 +360,30 @@ class RobustTemplate:
         template = np.asarray(template)
         rgb = _rgb01(template, "template")
         mask = character_mask(template)
+        if mask.max() <= 0.5:
+            raise ProcessingError("template has no pixel of its character (alpha is all 0)",
+                                  parameter="template")
+        # The template's outermost pixels have no neighbours beyond, so their gradient
+        # (a Sobel needs them) is not what the scene has there: where the character reaches
+        # the template's border (an exact crop, say), that ring does not vote, and the grid
+        # of cells starts inside it. Without this an exact crop of a textured scene scored
+        # 0.93-0.99 where it lies. The ring is added back to the box reported (``margin``).
+        touching = (mask[0].max() > 0.5, mask[:, 0].max() > 0.5, mask[-1].max() > 0.5,
+                    mask[:, -1].max() > 0.5)
+        if min(mask.shape) > 4:
+            mask = mask.copy()
+            mask[[0, -1]] = 0.0
+            mask[:, [0, -1]] = 0.0
+        else:
+            touching = (False,) * 4
         rows = np.nonzero(mask.max(axis=1) > 0.5)[0]
         cols = np.nonzero(mask.max(axis=0) > 0.5)[0]
         if rows.size == 0:
-            raise ProcessingError("template has no pixel of its character (alpha is all 0)",
+            raise ProcessingError("template has no pixel of its character inside its border",
                                   parameter="template")
+        # Template pixels outside the grid that belong to the character's box: (top,
+        # left, bottom, right), 1 where the character reaches that border.
+        self.margin = tuple(int(t) for t in touching)
         self.size = template.shape[:2]
         self.rgb, self.mask = rgb, mask
         top, bottom = int(rows[0]), int(rows[-1]) + 1
@@ -454,7 +484,8 @@ class RobustTemplate:
             coarse.append((seen, seen_zero[0], float(seen_energy[0])))
         return _Pose(angle, cells, part_cells, zero, energy, whole, whole_zero[0],
                      float(whole_energy[0]), (span_h, span_w), tuple(coarse), self.slot_part,
-                     self.slot_view)
+                     self.slot_view,
+                     extent=(float(rows[-1] + 1 - top), float(cols[-1] + 1 - left)))
 
 
 def _integral(image: np.ndarray) -> np.ndarray:
@@ -759,7 +790,7 @@ def _combine(slots: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 
 def _scan(features: np.ndarray, template: RobustTemplate, pose: _Pose, scale: float,
           centre_y: float, centre_x: float, offsets: np.ndarray, shift: int | None = None,
-          ) -> tuple[float, float, float]:
+          ) -> tuple[float, float, float, tuple, tuple[float, float]]:
     """Best parts score of ``pose`` at ``scale`` over grid offsets around a centre.
 
     The grid is centred on ``(centre_y, centre_x)`` and moved by every pair of
@@ -767,8 +798,10 @@ def _scan(features: np.ndarray, template: RobustTemplate, pose: _Pose, scale: fl
     at :data:`DEFORMATION_COST` per squared cell. When ``offsets`` is a lattice whose
     step divides the cell (``shift`` steps per cell), the part moves are lattice moves and
     only the central offsets are anchors; otherwise every offset is an anchor and the
-    moves are added to it. Returns ``(score, top, left)`` of the best grid (``score`` -1
-    when nothing fits).
+    moves are added to it. Returns ``(score, top, left, parts, drift)`` of the best grid
+    (``score`` -1 when nothing fits): ``parts`` the score of each slot after its move,
+    ``drift`` (rows, columns) the mean move of the best view's parts, in cells, each part
+    weighted by its share of that view.
     """
     ph, pw = pose.features.shape[:2]
     cell = template.cell * scale
@@ -787,7 +820,7 @@ def _scan(features: np.ndarray, template: RobustTemplate, pose: _Pose, scale: fl
     h, w = features.shape[:2]
     crop = features[max(y_lo, 0):min(y_hi, h), max(x_lo, 0):min(x_hi, w)]
     if crop.shape[0] < 1 or crop.shape[1] < 1:
-        return -1.0, top0, left0, ()
+        return -1.0, top0, left0, (), (0.0, 0.0)
     pad = ((max(0, -y_lo), max(0, y_hi - h)), (max(0, -x_lo), max(0, x_hi - w)), (0, 0))
     if any(v for pair in pad[:2] for v in pair):
         crop = np.pad(crop, pad, mode="edge")
@@ -831,49 +864,100 @@ def _scan(features: np.ndarray, template: RobustTemplate, pose: _Pose, scale: fl
         anchors = offsets[shift:shift + m]
     total = _combine(best_part, template.slot_matrix)
     iy, ix = np.unravel_index(int(np.argmax(total)), total.shape)
+    # Where the best view's parts went from the best anchor (cells, weighted by their
+    # share of the view): when they all moved the same way, the figure lies there.
+    if shift is None:
+        at = per_part[iy, :, ix].reshape(9, -1) - cost.reshape(9, 1)
+    else:
+        at = np.stack([per_part[shift + dy * shift + iy, shift + dx * shift + ix]
+                       - DEFORMATION_COST * (dy * dy + dx * dx)
+                       for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
+    chosen = np.argmax(at, axis=0)  # K: the move of each slot, dy-major over _SHIFTS
+    view = int(np.argmax(np.clip(best_part[iy, ix], 0.0, 1.0) @ template.slot_matrix))
+    weights = template.slot_matrix[:, view]
+    drift = (weights @ _SHIFTS[chosen // 3] / weights.sum(),
+             weights @ _SHIFTS[chosen % 3] / weights.sum())
     return (float(total[iy, ix]), top0 + anchors[iy], left0 + anchors[ix],
-            tuple(float(v) for v in best_part[iy, ix]))
+            tuple(float(v) for v in best_part[iy, ix]), drift)
 
 
 def _refine(features: np.ndarray, template: RobustTemplate, cand: _Candidate,
             scale_factors: Sequence[float], angle_offsets: Sequence[float],
-            lattice: int | None, blurs: Sequence[float] = ()) -> _Candidate:
+            lattice: int | None, blurs: Sequence[float] = (),
+            far_angles: Sequence[float] = ()) -> _Candidate:
     """Best parts score near a candidate, at nearby scales and angles.
 
     With ``lattice`` = L, grid offsets of 1/L cell within ±1 cell of where the candidate
     was (parts moving on the same lattice); with ``None``, whole-pixel offsets within a
     quarter cell (to align an exact copy to the pixel). The template is taken as blurred
-    as for the candidate; then, at the best scale and angle only, also blurred by each of
-    ``blurs`` (a blurred template hardly moves the best place, so that costs one scan each).
+    as for the candidate. Then, at the best scale only, also at the candidate's angle plus
+    each of ``far_angles``; then at the best scale and angle only, also blurred by each
+    of ``blurs`` (a blurred template hardly moves the best place, so that costs one scan
+    each).
+    With ``None``, the best grid of each angle then climbs: when it lies at the edge of
+    the offsets, or its best view's parts moved, on average, beyond them, whole-pixel
+    offsets around where the parts went are scanned too (up to :data:`FOLLOW_STEPS`
+    times, while the score rises): parts that all moved one cell the same way say the
+    figure lies there, where it scores without paying for the moves.
     """
     box = _box(template, cand)
     centre_y, centre_x = box[1] + box[3] / 2, box[0] + box[2] / 2
     best = _Candidate(-1.0, cand.scale, cand.angle, cand.y, cand.x, blur=cand.blur)
+    # For the pixel round: the best scan of each angle, (value, scale, blur, centre, found).
+    by_angle: dict[float, tuple] = {}
 
-    def scan(scale: float, angle: float, blur: float) -> None:
+    def scan(scale: float, angle: float, blur: float, cy: float = centre_y,
+             cx: float = centre_x) -> float:
         nonlocal best
         cell = template.cell * scale
         if cell < 1.0:
-            return
+            return -math.inf
         if lattice is None:
             count = max(1, int(math.ceil(cell / 4)))
             offsets = np.arange(-count, count + 1, dtype=np.float64)
         else:
             offsets = np.arange(-2 * lattice, 2 * lattice + 1) * (cell / lattice)
         pose = template.pose(angle, blur)
-        value, top, left, parts = _scan(features, template, pose, scale, centre_y, centre_x,
-                                        offsets, lattice)
+        found = _scan(features, template, pose, scale, cy, cx, offsets, lattice)
+        value, top, left, parts, _ = found
         if value > best.score:
             best = _Candidate(value, scale, pose.angle, top, left, parts, blur)
+        if lattice is None and value > by_angle.get(pose.angle, (-math.inf,))[0]:
+            by_angle[pose.angle] = (value, scale, blur, (cy, cx), found)
+        return value
+
+    def climb(angle: float) -> None:
+        # Where the best view's parts went from the angle's best grid: scan again around
+        # there while that lies at or beyond the edge of the offsets scanned (_scan rounds
+        # the start as here) and the score rises.
+        value, scale, blur, (cy, cx), (_, top, left, _, drift) = by_angle[angle]
+        cell = template.cell * scale
+        count = max(1, int(math.ceil(cell / 4)))
+        box_h, box_w = template.pose(angle, blur).box
+        half_h, half_w = box_h * scale / 2, box_w * scale / 2
+        for _ in range(FOLLOW_STEPS):
+            aim_y, aim_x = top + drift[0] * cell, left + drift[1] * cell
+            if max(abs(aim_y - round(cy - half_h)), abs(aim_x - round(cx - half_w))) \
+                    < count - 0.5:
+                return
+            cy, cx = aim_y + half_h, aim_x + half_w
+            if scan(scale, angle, blur, cy, cx) <= value:
+                return
+            value, _, _, _, (_, top, left, _, drift) = by_angle[angle]
 
     for factor in scale_factors:
         for delta in angle_offsets:
             # round: 1.0 stays 1.0, so cells are the template's.
             scan(round(cand.scale * factor, 12), cand.angle + delta, cand.blur)
     if best.score >= 0:
+        scale = best.scale
+        for delta in far_angles:
+            scan(scale, cand.angle + delta, cand.blur)
         for blur in blurs:
             if blur != best.blur:
                 scan(best.scale, best.angle, blur)
+    for angle in list(by_angle):
+        climb(angle)
     return best
 
 
@@ -905,6 +989,10 @@ def _search(rgb: np.ndarray, prepared: RobustTemplate, scale_list: list[float],
     step = _neighbour_ratio(fitting)
     factors = (1.0,) if step is None else (step ** -0.5, 1.0, step ** 0.5)
     offsets = (0.0,) if len(angle_list) == 1 else (-ANGLE_STEP / 2, 0.0, ANGLE_STEP / 2)
+    # The coarse angle is not always the nearest: on a cell grid half a cell off, a turned
+    # template can outscore the right one on fine texture (an exact crop was nominated at
+    # ±10° and never scored at 0°), so the best scale also tries the neighbouring angles.
+    far = () if len(angle_list) == 1 else (-ANGLE_STEP, ANGLE_STEP)
     # Three rounds, each on fewer candidates: parts at half-cell offsets where the coarse
     # search put them; then half-cell offsets, nearby scales and angles for the best; then the
     # best few aligned to the pixel (which decides the score of exact copies).
@@ -913,13 +1001,16 @@ def _search(rgb: np.ndarray, prepared: RobustTemplate, scale_list: list[float],
     refined.sort(key=lambda c: -c.score)
     head = min(len(refined), REFINED_CANDIDATES + top_k)
     refined[:head] = map_threads(lambda c: _refine(features, prepared, c, factors, offsets,
-                                                   FINE_LATTICE, TEMPLATE_BLURS),
+                                                   FINE_LATTICE, TEMPLATE_BLURS, far),
                                  refined[:head], workers)
     refined.sort(key=lambda c: -c.score)
     head = min(len(refined), 2 * top_k + 3)
     quarter = (1.0,) if step is None else tuple(step ** (k / 4) for k in (-2, -1, 0, 1, 2))
+    # At the pixel, half an angle step aside too (at the best scale): on fine texture the
+    # half-cell lattice of the round before can prefer a neighbouring angle.
+    half = () if len(angle_list) == 1 else (-ANGLE_STEP / 2, ANGLE_STEP / 2)
     refined[:head] = map_threads(lambda c: _refine(features, prepared, c, quarter, (0.0,),
-                                                   None), refined[:head], workers)
+                                                   None, (), half), refined[:head], workers)
     refined.sort(key=lambda c: -c.score)
     return refined
 
@@ -947,7 +1038,8 @@ def find_robust(scene: np.ndarray, template: np.ndarray | RobustTemplate, *,
         Template sizes searched; default :data:`DEFAULT_SCALES` (0.5 to 2).
     angles : sequence of float, optional
         Angles (degrees, counter-clockwise) searched coarsely; default
-        :data:`DEFAULT_ANGLES` (−20 to 20); refinement looks ±5° around each.
+        :data:`DEFAULT_ANGLES` (−20 to 20); refinement looks ±5° around each (±10° at
+        the best scale).
     workers : int, optional
         Threads (``None``: every CPU).
 
@@ -955,7 +1047,8 @@ def find_robust(scene: np.ndarray, template: np.ndarray | RobustTemplate, *,
     -------
     SearchResult
         ``matches`` (``Match`` boxes in scene pixels: the template's character box at the
-        scale found; ``scale`` is that scale), ``best`` (the best candidate whatever its
+        scale and angle found, upright around the turned character; ``scale`` is that
+        scale), ``best`` (the best candidate whatever its
         score) and ``score_map=None`` (see :func:`robust_score_map`).
 
     Raises
@@ -989,6 +1082,12 @@ def find_robust(scene: np.ndarray, template: np.ndarray | RobustTemplate, *,
         box = _box(prepared, cand)
         if any(_overlap(box, _box(prepared, k)) > 0.5 for k in kept):
             continue
+        # The character's box: where the grid starts, as large as the character (the grid
+        # may overhang it by up to a cell), plus the border ring that did not vote.
+        extent_h, extent_w = prepared.pose(cand.angle).extent
+        top, left, bottom, right = (m * cand.scale for m in prepared.margin)
+        box = (box[0] - left, box[1] - top, extent_w * cand.scale + left + right,
+               extent_h * cand.scale + top + bottom)
         match = Match(int(round(box[0])), int(round(box[1])), max(1, int(round(box[2]))),
                       max(1, int(round(box[3]))), round(max(0.0, min(1.0, cand.score)), 6),
                       round(cand.scale, 9))
