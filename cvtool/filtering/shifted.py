@@ -38,10 +38,15 @@ from cvtool.filtering.source import PaddedSource, _runs, run_tiles
 __all__ = ["EXACT", "SCRATCH_BYTES", "applies", "gather_columns", "operations", "run",
            "scratch_pitch"]
 
-# Bytes of the scratch of one band (its kw shifted copies of the band's input rows): small
-# enough to stay in a core's L2 while the band's products read it (16 rows of a 4096-wide
-# float32 3×3 band measured best). Tests shrink it to force bands of one row.
-SCRATCH_BYTES = 768 * 1024
+# Bytes of the scratch of one band (its kw shifted copies of the band's input rows). One
+# thread alone does best with the band in a core's L2 (768 KiB, 16 rows of a 4096-wide
+# float32 3×3); two threads do better with fewer, larger bands, because every NumPy call
+# releases and retakes the GIL and a retake that finds the other thread holding it sleeps
+# until woken. Measured on 2 cores (AMD EPYC), 4096² float32, 2 threads, 768 KiB -> 2 MiB,
+# medians of 9, two rounds: 3×3 zero 57-59 -> 41-46 ms and 236-309 -> 27-47 such sleeps;
+# 5×5 mirror 93-119 -> 69-77 ms and 1208-1491 -> 175-217 sleeps; 3×3 stride 4 13 -> 15 ms
+# (3 MiB: 18 ms). Tests shrink it to force one-row bands.
+SCRATCH_BYTES = 2 * 1024 * 1024
 
 #: Sums the taps one by one (in one matrix-vector product per output row).
 EXACT = True
