@@ -55,6 +55,20 @@ def test_colour_channels_resize_independently(size):
                                    atol=2e-3)
 
 
+@pytest.mark.parametrize("block_bytes", [1, 700])
+@pytest.mark.parametrize("size", [(13, 29), (70, 50), (13, 50)],
+                         ids=["shrink", "enlarge", "shrink-rows-enlarge-columns"])
+def test_blocks_of_rows_give_the_same_resize(monkeypatch, block_bytes, size):
+    """Rows go through the taps in blocks (one row each, or a few): every block, including
+    a short last one, equals OpenCV's resize of the whole seven-channel image."""
+    monkeypatch.setattr("cvtool.imaging.resample.BLOCK_BYTES", block_bytes)
+    image = _image((37, 41, 7), 3)
+    got = resize(image, size)
+    for c in range(7):
+        np.testing.assert_allclose(got[:, :, c], _cv2_per_axis(image[:, :, c], size),
+                                   atol=2e-3)
+
+
 def test_constant_stays_constant():
     """Weights sum to one on both paths, so a flat image stays exactly flat."""
     image = np.full((37, 41), 123.0)

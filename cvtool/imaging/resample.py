@@ -54,18 +54,46 @@ def _linear_weights(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
     return idx, weights
 
 
+#: Bytes of one block of gathered samples: each tap's gather, product and sum then stay
+#: in a core's cache instead of streaming whole-image temporaries through memory.
+BLOCK_BYTES = 512 * 1024
+
+
 def _resample_axis(image: np.ndarray, n_out: int, axis: int) -> np.ndarray:
+    """Resample ``image`` along ``axis`` (0 or 1) to ``n_out`` samples: for every output
+    sample, its taps' input samples times their weights, added tap after tap.
+
+    Blocks of rows (output rows for axis 0, input rows for axis 1) go through all taps
+    while in cache; each sum is the same float sequence as over the whole image at once.
+    """
     n_in = image.shape[axis]
     if n_out == n_in:
         return image
     idx, weights = (_area_weights if n_out < n_in else _linear_weights)(n_in, n_out)
     weights = weights.astype(image.dtype)
-    moved = np.moveaxis(image, axis, 0)
-    out = np.zeros((n_out,) + moved.shape[1:], dtype=image.dtype)
-    extra = (slice(None),) + (None,) * (moved.ndim - 1)
-    for tap in range(idx.shape[1]):
-        out += weights[:, tap][extra] * moved[idx[:, tap]]
-    return np.moveaxis(out, 0, axis)
+    shape = list(image.shape)
+    shape[axis] = n_out
+    out = np.empty(shape, dtype=image.dtype)
+    tail = (1,) * (image.ndim - 2)
+    # Rows per block: output rows when resampling rows, input rows when resampling columns.
+    block = max(1, BLOCK_BYTES // max(1, out[0].nbytes))
+    buf = np.empty((block,) + tuple(shape[1:]), dtype=image.dtype)
+    for r0 in range(0, shape[0], block):
+        r1 = min(r0 + block, shape[0])
+        dest, gathered = out[r0:r1], buf[:r1 - r0]
+        for tap in range(idx.shape[1]):
+            if axis == 0:
+                np.take(image, idx[r0:r1, tap], axis=0, out=gathered)
+                w = weights[r0:r1, tap].reshape((r1 - r0, 1) + tail)
+            else:
+                np.take(image[r0:r1], idx[:, tap], axis=1, out=gathered)
+                w = weights[:, tap].reshape((1, n_out) + tail)
+            if tap == 0:
+                np.multiply(w, gathered, out=dest)
+            else:
+                np.multiply(w, gathered, out=gathered)
+                np.add(dest, gathered, out=dest)
+    return out
 
 
 def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
