@@ -272,13 +272,16 @@ def cell_features(cells: np.ndarray) -> np.ndarray:
     ((1, 7), True)
     """
     logs = np.log(cells[..., :3] + LOG_OFFSET)
-    out = np.empty(cells.shape, np.float64)
-    out[..., 0] = logs[..., 0] - logs[..., 1]
-    out[..., 1] = logs[..., 2] - 0.5 * (logs[..., 0] + logs[..., 1])
-    out[..., 2] = logs.mean(axis=-1)
-    energy = cells[..., 3:].sum(axis=-1, keepdims=True)
-    out[..., 3:] = cells[..., 3:] / (energy + GRADIENT_FLOOR)
-    return out @ FEATURE_WHITENING
+    gradient = cells[..., 3:]
+    energy = gradient.sum(axis=-1, keepdims=True)
+    energy += GRADIENT_FLOOR
+    # The opponent colours are linear in the logarithms: one product does both maps.
+    return logs @ _OPPONENT_WHITENING + (gradient / energy) @ FEATURE_WHITENING[3:]
+
+
+#: Log R, G, B to red–green, blue–yellow and log brightness (columns), then whitened.
+_OPPONENT_WHITENING = np.array([[1.0, -0.5, 1 / 3], [-1.0, -0.5, 1 / 3], [0.0, 1.0, 1 / 3]]
+                               ) @ FEATURE_WHITENING[:3]
 
 
 def _rotate(image: np.ndarray, angle: float, fill: np.ndarray | float) -> np.ndarray:
@@ -646,14 +649,45 @@ def _small_rfft2(small: np.ndarray, fh: int, fw: int) -> np.ndarray:
 
 def _local_maxima(score: np.ndarray, count: int, radius_y: int, radius_x: int,
                   ) -> list[tuple[float, int, int]]:
-    """Up to ``count`` best positions of a map, each suppressing a box around it."""
-    work = score.copy()
-    out = []
-    for _ in range(count):
+    """Up to ``count`` best positions of a map, each suppressing a box around it.
+
+    Greedy: the best place not suppressed yet, first in row-major order among equals, as
+    :func:`numpy.argmax` would take it from a map where every suppressed box is -inf.
+    Only the best ``32 * count`` values are sorted, once, and walked in order (a place
+    whose value is above all the rest is the best left once the better ones are taken or
+    suppressed); if they run out first, the rest of the map is searched place by place.
+    """
+    out: list[tuple[float, int, int]] = []
+    h, w = score.shape
+    flat = score.ravel()
+    blocked = np.zeros((h, w), bool)
+    if np.isfinite(flat).all():
+        keep = min(flat.size, 32 * count)
+        if keep < flat.size:
+            floor = np.partition(flat, flat.size - keep)[flat.size - keep]
+            chosen = np.flatnonzero(flat > floor)
+        else:
+            chosen = np.arange(flat.size)
+        for index in chosen[np.argsort(-flat[chosen], kind="stable")]:
+            if len(out) >= count:
+                return out
+            y, x = divmod(int(index), w)
+            if blocked[y, x]:
+                continue
+            value = float(flat[index])
+            # Keep one place even in a flat scene, so that there is a best score (0) to report.
+            if value <= 0 and out:
+                return out
+            out.append((value, y, x))
+            blocked[max(0, y - radius_y):y + radius_y + 1, max(0, x - radius_x):x + radius_x + 1] \
+                = True
+        if keep == flat.size:
+            return out
+    work = np.where(blocked, -np.inf, score)
+    while len(out) < count:
         flat_index = int(np.argmax(work))
         y, x = divmod(flat_index, work.shape[1])
         value = float(work[y, x])
-        # Keep one place even in a flat scene, so that there is a best score (0) to report.
         if not np.isfinite(value) or (value <= 0 and out):
             break
         out.append((value, y, x))
@@ -664,23 +698,28 @@ def _local_maxima(score: np.ndarray, count: int, radius_y: int, radius_x: int,
 def _nominate(features: np.ndarray, template: RobustTemplate, scales: list[float],
               angles: Sequence[float], count: int, workers: int) -> list[_Candidate]:
     """Coarse search over every scale and angle: the ``count`` best, mutually apart, places."""
-    found: list[_Candidate] = []
     poses = [template.pose(a) for a in angles]
     pyramid = [features]
     while len(pyramid) < 3 and min(pyramid[-1].shape[:2]) >= 64:
         pyramid.append(pyramid_down(pyramid[-1]))
-    for scale in scales:
+
+    def one_scale(scale: float) -> list[_Candidate]:
         cell = template.cell * scale
         if cell < 1.0:
-            continue
+            return []
         maps, cell_h, cell_w = _cell_maps(pyramid, cell)
-        scores = _whole_scores(maps, poses, workers)
-        for pose, score in zip(poses, scores, strict=True):
+        out = []
+        for pose, score in zip(poses, _whole_scores(maps, poses, 1), strict=True):
             if score is None:
                 continue
             ph, pw = pose.features.shape[:2]
             for value, y, x in _local_maxima(score, count, max(1, ph // 3), max(1, pw // 3)):
-                found.append(_Candidate(value, scale, pose.angle, y * cell_h, x * cell_w))
+                out.append(_Candidate(value, scale, pose.angle, y * cell_h, x * cell_w))
+        return out
+
+    # One scale per thread, whole: a scale's cell map, its transforms and its maxima are
+    # one job (by pose, 5 jobs on 2 threads left one thread idle, and the maps were serial).
+    found = [c for per_scale in map_threads(one_scale, scales, workers) for c in per_scale]
     found.sort(key=lambda c: -c.score)
     kept: list[_Candidate] = []
     boxes = np.empty((count, 4))  # x0, y0, x1, y1 of the kept candidates
@@ -788,8 +827,41 @@ def _combine(slots: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return (np.clip(slots, 0.0, 1.0) @ matrix).max(axis=-1)
 
 
+class _Tables:
+    """Summed-area tables of the scene's features over regions around one candidate, for
+    its scans: a scan whose region lies inside the last table's reuses it (the table is
+    made a quarter larger each side than the region that asked for it), so the scans of
+    one refinement sum the pixels about once instead of once each. Outside the scene the
+    features are extended by their edge values, as a crop padded there would be."""
+
+    def __init__(self, features: np.ndarray) -> None:
+        self.features = features
+        self.last: tuple | None = None  # (table, top, left, bottom, right) in scene pixels
+
+    def covering(self, top: int, bottom: int, left: int, right: int,
+                 ) -> tuple[np.ndarray, int, int]:
+        """A table holding rows ``top..bottom`` and columns ``left..right`` (scene
+        pixels, ends excluded, possibly outside the scene), and the scene pixel of its
+        first row and column."""
+        last = self.last
+        if last is None or not (last[1] <= top and bottom <= last[3] and last[2] <= left
+                                and right <= last[4]):
+            grow_y, grow_x = (bottom - top) // 4, (right - left) // 4
+            top, bottom, left, right = top - grow_y, bottom + grow_y, left - grow_x, \
+                right + grow_x
+            h, w = self.features.shape[:2]
+            crop = self.features[max(top, 0):min(bottom, h), max(left, 0):min(right, w)]
+            pad = ((max(0, -top), max(0, bottom - h)), (max(0, -left), max(0, right - w)),
+                   (0, 0))
+            if any(v for pair in pad[:2] for v in pair):
+                crop = np.pad(crop, pad, mode="edge")
+            self.last = last = (_integral(crop), top, left, bottom, right)
+        return last[0], last[1], last[2]
+
+
 def _scan(features: np.ndarray, template: RobustTemplate, pose: _Pose, scale: float,
           centre_y: float, centre_x: float, offsets: np.ndarray, shift: int | None = None,
+          tables: _Tables | None = None,
           ) -> tuple[float, float, float, tuple, tuple[float, float]]:
     """Best parts score of ``pose`` at ``scale`` over grid offsets around a centre.
 
@@ -801,7 +873,8 @@ def _scan(features: np.ndarray, template: RobustTemplate, pose: _Pose, scale: fl
     moves are added to it. Returns ``(score, top, left, parts, drift)`` of the best grid
     (``score`` -1 when nothing fits): ``parts`` the score of each slot after its move,
     ``drift`` (rows, columns) the mean move of the best view's parts, in cells, each part
-    weighted by its share of that view.
+    weighted by its share of that view. ``tables`` lends summed-area tables to the scans
+    of one candidate.
     """
     ph, pw = pose.features.shape[:2]
     cell = template.cell * scale
@@ -818,17 +891,24 @@ def _scan(features: np.ndarray, template: RobustTemplate, pose: _Pose, scale: fl
     y_hi = int(math.ceil(top0 + moves.max() + ph * cell)) + 2
     x_hi = int(math.ceil(left0 + moves.max() + pw * cell)) + 2
     h, w = features.shape[:2]
-    crop = features[max(y_lo, 0):min(y_hi, h), max(x_lo, 0):min(x_hi, w)]
-    if crop.shape[0] < 1 or crop.shape[1] < 1:
+    if min(y_hi, h) <= max(y_lo, 0) or min(x_hi, w) <= max(x_lo, 0):
         return -1.0, top0, left0, (), (0.0, 0.0)
-    pad = ((max(0, -y_lo), max(0, y_hi - h)), (max(0, -x_lo), max(0, x_hi - w)), (0, 0))
-    if any(v for pair in pad[:2] for v in pair):
-        crop = np.pad(crop, pad, mode="edge")
-    table = _integral(crop)
+    if tables is None:
+        tables = _Tables(features)
+    table, y_lo, x_lo = tables.covering(y_lo, y_hi, x_lo, x_hi)
+    size_y, size_x = table.shape[0] - 1, table.shape[1] - 1
     if shift is None:
-        ys = _bounds(top0 - y_lo + moves, cell, ph, crop.shape[0])
-        xs = _bounds(left0 - x_lo + moves, cell, pw, crop.shape[1])
-        windows = cell_features(_grid_means(table, ys, xs))
+        # A part moved by one cell sees the cells of the unmoved grid one cell along, so
+        # each offset's grid is pooled once, a cell wider all round, and the nine moved
+        # windows are views of it (a ninth of the cells to pool and turn into features).
+        n = len(offsets)
+        ys = _bounds(top0 - y_lo + offsets - cell, cell, ph + 2, size_y)
+        xs = _bounds(left0 - x_lo + offsets - cell, cell, pw + 2, size_x)
+        grids = cell_features(_grid_means(table, ys, xs))  # n × n × (ph+2) × (pw+2) × C
+        s0, s1, s2, s3, s4 = grids.strides
+        windows = np.lib.stride_tricks.as_strided(
+            grids, (n, 3, n, 3, ph, pw, grids.shape[4]), (s0, s2, s1, s3, s2, s3, s4),
+            writeable=False)
     else:
         # On a lattice of 1/shift cell, window k's cell i starts at lattice point
         # k + shift * i: every distinct cell is pooled once, and the windows are views.
@@ -837,8 +917,8 @@ def _scan(features: np.ndarray, template: RobustTemplate, pose: _Pose, scale: fl
         points = (n - 1) + shift * (max(ph, pw) - 1) + 1
         starts_y = top0 - y_lo + offsets[0] + np.arange(points) * lattice
         starts_x = left0 - x_lo + offsets[0] + np.arange(points) * lattice
-        ys = _bounds(starts_y[:n + shift * (ph - 1)], cell, 1, crop.shape[0])
-        xs = _bounds(starts_x[:n + shift * (pw - 1)], cell, 1, crop.shape[1])
+        ys = _bounds(starts_y[:n + shift * (ph - 1)], cell, 1, size_y)
+        xs = _bounds(starts_x[:n + shift * (pw - 1)], cell, 1, size_x)
         cells = cell_features(_lattice_means(table, ys, xs))
         s0, s1, s2 = cells.strides
         windows = np.lib.stride_tricks.as_strided(
@@ -903,6 +983,7 @@ def _refine(features: np.ndarray, template: RobustTemplate, cand: _Candidate,
     box = _box(template, cand)
     centre_y, centre_x = box[1] + box[3] / 2, box[0] + box[2] / 2
     best = _Candidate(-1.0, cand.scale, cand.angle, cand.y, cand.x, blur=cand.blur)
+    tables = _Tables(features)
     # For the pixel round: the best scan of each angle, (value, scale, blur, centre, found).
     by_angle: dict[float, tuple] = {}
 
@@ -918,7 +999,7 @@ def _refine(features: np.ndarray, template: RobustTemplate, cand: _Candidate,
         else:
             offsets = np.arange(-2 * lattice, 2 * lattice + 1) * (cell / lattice)
         pose = template.pose(angle, blur)
-        found = _scan(features, template, pose, scale, cy, cx, offsets, lattice)
+        found = _scan(features, template, pose, scale, cy, cx, offsets, lattice, tables)
         value, top, left, parts, _ = found
         if value > best.score:
             best = _Candidate(value, scale, pose.angle, top, left, parts, blur)
