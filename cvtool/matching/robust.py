@@ -351,6 +351,17 @@ class _Pose:
         self.zero_sums = self.zero.sum(axis=(1, 2))  # P × C
         self.seen = np.zeros((int(self.slot_view.max()) + 1, p))
         self.seen[self.slot_view, self.slot_part] = 1.0
+        # What _part_scores needs of the template alone, once per pose (see there).
+        part, view = self.slot_part, self.slot_view
+        self.part_n = self.parts.sum(axis=(1, 2))  # P
+        self.view_n = self.seen @ self.part_n  # V
+        shift = self.seen @ self.zero_sums / self.view_n[:, None]  # V × C
+        self.slot_zero, self.slot_shift = self.zero_sums[part], shift[view]  # K × C
+        self.slot_n = self.part_n[part]
+        self.slot_t_energy = (self.energy[part]
+                              - 2 * np.einsum("kc,kc->k", self.slot_zero, self.slot_shift)
+                              + self.slot_n * np.einsum("kc,kc->k", self.slot_shift,
+                                                        self.slot_shift))
 
 
 class RobustTemplate:
@@ -770,20 +781,17 @@ def _part_scores(windows: np.ndarray, pose: _Pose) -> np.ndarray:
     rows, cols, channels = windows.shape[-3:]
     x = np.ascontiguousarray(windows, dtype=np.float64).reshape(-1, rows * cols, channels)
     count = len(x)
-    n = pose.parts.sum(axis=(1, 2))  # P
     raw = _small_products(x.reshape(count, -1), pose.numerators)  # N × P
     # Per-part channel sums: the cells (as rows) times the part weights.
     by_cell = np.ascontiguousarray(x.transpose(0, 2, 1)).reshape(count * channels, -1)
     sums = _small_products(by_cell, pose.cells).reshape(count, channels, -1)
     sums = sums.transpose(0, 2, 1)  # N × P × C
     squares = _small_products(np.einsum("nkc,nkc->nk", x, x), pose.cells)  # N × P
-    seen = pose.seen @ n  # V
-    mean = np.einsum("vp,npc->nvc", pose.seen, sums) / seen[None, :, None]  # N × V × C
-    shift = pose.seen @ pose.zero_sums / seen[:, None]  # V × C: the template's mean
+    mean = np.einsum("vp,npc->nvc", pose.seen, sums) / pose.view_n[None, :, None]  # N×V×C
     part, view = pose.slot_part, pose.slot_view
     slot_mean, slot_sums = mean[:, view], sums[:, part]  # N × K × C
-    slot_zero, slot_shift = pose.zero_sums[part], shift[view]  # K × C
-    slot_n = n[part]
+    # The template's side, per slot: its centred sums and its view's mean (slot_shift).
+    slot_zero, slot_shift, slot_n = pose.slot_zero, pose.slot_shift, pose.slot_n
     # sum(w (t - shift) (x - mean)) and the energies, from the sums about the template's
     # whole-character mean.
     num = (raw[:, part] - np.einsum("nkc,kc->nk", slot_mean, slot_zero)
@@ -791,8 +799,7 @@ def _part_scores(windows: np.ndarray, pose: _Pose) -> np.ndarray:
            + slot_n * np.einsum("nkc,kc->nk", slot_mean, slot_shift))
     energy = (squares[:, part] - 2 * np.einsum("nkc,nkc->nk", slot_sums, slot_mean)
               + slot_n * np.einsum("nkc,nkc->nk", slot_mean, slot_mean))
-    t_energy = (pose.energy[part] - 2 * np.einsum("kc,kc->k", slot_zero, slot_shift)
-                + slot_n * np.einsum("kc,kc->k", slot_shift, slot_shift))
+    t_energy = pose.slot_t_energy
     flat = (energy <= FLAT_ENERGY) | (t_energy <= FLAT_ENERGY)[None, :]
     score = num / np.sqrt(np.where(flat, 1.0, energy * np.maximum(t_energy, 1e-300)))
     score = np.where(flat, 0.0, np.clip(score, -1.0, 1.0))
@@ -830,12 +837,14 @@ def _combine(slots: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 class _Tables:
     """Summed-area tables of the scene's features over regions around one candidate, for
     its scans: a scan whose region lies inside the last table's reuses it (the table is
-    made a quarter larger each side than the region that asked for it), so the scans of
-    one refinement sum the pixels about once instead of once each. Outside the scene the
-    features are extended by their edge values, as a crop padded there would be."""
+    made a quarter larger each side than the region that asked for it, unless ``grow`` is
+    false: one scan only), so the scans of one refinement sum the pixels about once
+    instead of once each. Outside the scene the features are extended by their edge
+    values, as a crop padded there would be."""
 
-    def __init__(self, features: np.ndarray) -> None:
+    def __init__(self, features: np.ndarray, grow: bool = True) -> None:
         self.features = features
+        self.grow = grow
         self.last: tuple | None = None  # (table, top, left, bottom, right) in scene pixels
 
     def covering(self, top: int, bottom: int, left: int, right: int,
@@ -846,7 +855,7 @@ class _Tables:
         last = self.last
         if last is None or not (last[1] <= top and bottom <= last[3] and last[2] <= left
                                 and right <= last[4]):
-            grow_y, grow_x = (bottom - top) // 4, (right - left) // 4
+            grow_y, grow_x = ((bottom - top) // 4, (right - left) // 4) if self.grow else (0, 0)
             top, bottom, left, right = top - grow_y, bottom + grow_y, left - grow_x, \
                 right + grow_x
             h, w = self.features.shape[:2]
@@ -983,7 +992,9 @@ def _refine(features: np.ndarray, template: RobustTemplate, cand: _Candidate,
     box = _box(template, cand)
     centre_y, centre_x = box[1] + box[3] / 2, box[0] + box[2] / 2
     best = _Candidate(-1.0, cand.scale, cand.angle, cand.y, cand.x, blur=cand.blur)
-    tables = _Tables(features)
+    several = (len(scale_factors) * len(angle_offsets) > 1 or lattice is None or blurs
+               or far_angles)
+    tables = _Tables(features, grow=bool(several))
     # For the pixel round: the best scan of each angle, (value, scale, blur, centre, found).
     by_angle: dict[float, tuple] = {}
 
