@@ -6,6 +6,8 @@ really run in parallel on threads (no pickling, no copies, shared outputs writte
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import itertools
 import os
 import queue
@@ -64,7 +66,11 @@ class _Helpers:
     Starting a thread costs 0.1-2 ms (more on a busy machine) and a filter call is often
     only a few ms, so helpers are started once and then wait for work. They are daemons: an
     interrupted process exits without waiting for them. After a ``fork`` the child has none
-    of them, and starts its own.
+    of them, and starts its own. A helper counts as idle only once it is back waiting, and a
+    call's helper may wake after its caller has done every item; so new threads are started
+    only up to the most ever asked for at once, or the CPU count (:func:`map_threads` never
+    waits for a helper to start, so a call that finds every helper busy just does the work
+    on its own threads).
     """
 
     def __init__(self) -> None:
@@ -76,15 +82,19 @@ class _Helpers:
         self._lock = threading.Lock()
         self._queue: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._idle = 0  # helpers waiting for a call and not yet promised one
+        self._threads = 0
 
-    def run(self, task: Callable[[], None], count: int) -> None:
-        """Have ``count`` helpers each call ``task()`` once, soon; returns at once."""
+    def run(self, tasks: list[Callable[[], None]]) -> None:
+        """Have a helper call each of ``tasks`` once, soon; returns at once."""
         with self._lock:
-            reused = min(self._idle, count)
+            reused = min(self._idle, len(tasks))
             self._idle -= reused
-        for _ in range(reused):
+            new = max(0, min(len(tasks) - reused,
+                             max(os.cpu_count() or 1, len(tasks)) - self._threads))
+            self._threads += new
+        for task in tasks[new:]:  # to the idle helpers, or to the next helper free
             self._queue.put(task)
-        for _ in range(count - reused):
+        for task in tasks[:new]:
             threading.Thread(target=self._serve, args=(task,), name="cvtool-helper",
                              daemon=True).start()
 
@@ -102,14 +112,15 @@ _helpers = _Helpers()
 def map_threads(fn: Callable[[T], R], items: Iterable[T], workers: int) -> list[R]:
     """``[fn(item) for item in items]``, on up to ``workers`` threads, results in order.
 
-    Runs in the calling thread when there is one worker or one item (no other thread, and
-    ``np.errstate`` or a debugger still see the work). Otherwise the calling thread and
-    ``workers - 1`` helper threads (kept for the process, see :class:`_Helpers`) each take
-    the next item nobody has taken yet, in item order, until none is left; the call returns
-    when every item taken is done. The first exception raised by ``fn``, in item order (an
-    interrupt first), stops the taking of new items and is re-raised here once the items
-    already taken are done. A helper busy elsewhere (a nested call) is never waited for: the
-    items it did not take are done by the threads that are free.
+    Runs in the calling thread when there is one worker or one item (no other thread).
+    Otherwise the calling thread and ``workers - 1`` helper threads (kept for the process,
+    see :class:`_Helpers`) each take the next item nobody has taken yet, in item order,
+    until none is left; the call returns when every item taken is done. Helpers run in a
+    copy of the caller's context, so ``np.errstate`` applies to every item. The first
+    exception raised by ``fn``, in item order (an interrupt first), stops the taking of new
+    items and is re-raised here once the items already taken are done (a second interrupt
+    while waiting for them is raised at once). A helper busy elsewhere (a nested call) is
+    never waited for: the items it did not take are done by the threads that are free.
 
     Parameters
     ----------
@@ -161,14 +172,34 @@ def map_threads(fn: Callable[[T], R], items: Iterable[T], workers: int) -> list[
                         running[0] -= 1
                         changed.notify_all()
 
-    _helpers.run(lambda: take_items(True), min(workers, len(items)) - 1)
     try:
+        # One context copy per helper: a context cannot be entered by two threads at once.
+        _helpers.run([functools.partial(contextvars.copy_context().run, take_items, True)
+                      for _ in range(min(workers, len(items)) - 1)])
         take_items(False)
     finally:
-        with changed:
-            stop[0] = True
-            changed.wait_for(lambda: running[0] == 0)
+        _wait_for_helpers(changed, running, stop)
     if errors:
         interrupts = [i for i, exc in errors.items() if not isinstance(exc, Exception)]
         raise errors[min(interrupts or errors)]
     return results
+
+
+def _wait_for_helpers(changed: threading.Condition, running: list[int],
+                      stop: list[bool]) -> None:
+    """Stop the taking of items and wait until the helpers' items are done; an interrupt
+    while waiting waits on (helpers may still be writing into the caller's arrays), a
+    second one is raised at once."""
+    interrupted: BaseException | None = None
+    while True:
+        try:
+            with changed:
+                stop[0] = True
+                changed.wait_for(lambda: running[0] == 0)
+            break
+        except KeyboardInterrupt as exc:
+            if interrupted is not None:
+                raise
+            interrupted = exc
+    if interrupted is not None:
+        raise interrupted

@@ -115,13 +115,17 @@ def test_map_threads_stops_taking_items_after_an_error():
 
 
 def test_map_threads_in_a_forked_child():
-    """A child forked after helpers exist has none of them; its own calls still work."""
+    """A child forked after helpers exist has none of them: it starts its own (two items
+    that wait for each other finish only if a helper really runs one), and never waits for
+    a parent's helper or a lock held across the fork."""
     map_threads(lambda i: i, range(4), workers=2)  # helpers in this process
     pid = os.fork()
     if pid == 0:  # the child: exit 0 only when the call completes correctly, never return
         ok = False
         try:
-            ok = map_threads(lambda i: i * i, range(8), workers=2) == [i * i for i in range(8)]
+            both = threading.Barrier(2)
+            ok = map_threads(lambda i: both.wait(timeout=10) * 0 + i * i, range(2),
+                             workers=2) == [0, 1]
         finally:
             os._exit(0 if ok else 1)
     deadline = time.monotonic() + 30
@@ -132,6 +136,87 @@ def test_map_threads_in_a_forked_child():
         os.waitpid(pid, 0)
         pytest.fail("the forked child's map_threads hung")
     assert os.waitstatus_to_exitcode(done[1]) == 0
+
+
+def test_map_threads_raises_the_first_error_in_item_order():
+    """Both items fail (each waits until the other has started): the first item's error is
+    raised, not the one that happened last."""
+    both = threading.Barrier(2)
+
+    def fail(i):
+        both.wait(timeout=10)
+        if i == 1:
+            threading.Event().wait(0.05)  # item 1 fails last
+        raise ValueError(f"item {i}")
+
+    with pytest.raises(ValueError, match="item 0"):
+        map_threads(fail, range(2), workers=2)
+
+
+def test_map_threads_raises_an_interrupt_before_errors():
+    """An interrupt raised by a later item wins over an error of an earlier one: stopping
+    is what the user asked for."""
+    both = threading.Barrier(2)
+
+    def fail(i):
+        both.wait(timeout=10)
+        raise ValueError("item 0") if i == 0 else KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        map_threads(fail, range(2), workers=2)
+
+
+def test_an_interrupt_while_waiting_still_waits_for_the_helpers():
+    """Ctrl-C while the caller waits for a helper's item: the helper's item (which may be
+    writing into the caller's arrays) is finished before the interrupt is raised."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals reach the main thread only")
+    main = threading.get_ident()
+    finished = []
+    helper_started = threading.Event()
+
+    def item(i):
+        if threading.get_ident() == main:  # whichever item the caller takes: wait for the
+            helper_started.wait(timeout=10)  # helper to take the other, then go and wait
+            return
+        helper_started.set()
+        threading.Event().wait(0.1)  # the caller is waiting for this item by now
+        signal.pthread_kill(main, signal.SIGINT)
+        threading.Event().wait(0.2)
+        finished.append(i)
+
+    # pytest-xdist's workers ignore SIGINT: Python's own handler for the test's length.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            map_threads(item, range(2), workers=2)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert finished
+
+
+def test_helper_threads_do_not_pile_up():
+    """Thousands of small calls keep at most about one helper per CPU alive (a helper that
+    wakes after its caller is done must not make the next call start another thread)."""
+    def helpers():
+        return sum(t.name == "cvtool-helper" for t in threading.enumerate())
+
+    before = helpers()
+    for _ in range(3000):
+        map_threads(lambda x: x, range(2), workers=2)
+    assert helpers() <= max(before, os.cpu_count() or 1)
+
+
+def test_helpers_see_the_callers_errstate():
+    """np.errstate set by the caller applies in every item, whichever thread runs it."""
+    both = threading.Barrier(2)
+
+    def divide_setting(_):
+        both.wait(timeout=10)
+        return np.geterr()["divide"]
+
+    with np.errstate(divide="raise"):
+        assert map_threads(divide_setting, range(2), workers=2) == ["raise", "raise"]
 
 
 @pytest.mark.parametrize("workers", [1, 3])

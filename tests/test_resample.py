@@ -55,12 +55,12 @@ def test_colour_channels_resize_independently(size):
                                    atol=2e-3)
 
 
-@pytest.mark.parametrize("block_bytes", [1, 700])
+@pytest.mark.parametrize("block_bytes", [1, 3500, 10**6])
 @pytest.mark.parametrize("size", [(13, 29), (70, 50), (13, 50)],
                          ids=["shrink", "enlarge", "shrink-rows-enlarge-columns"])
 def test_blocks_of_rows_give_the_same_resize(monkeypatch, block_bytes, size):
-    """Rows go through the taps in blocks (one row each, or a few): every block, including
-    a short last one, equals OpenCV's resize of the whole seven-channel image."""
+    """Rows go through the taps in blocks (one row each; 3 or 4 rows, with a short last
+    block; or one block): each equals OpenCV's resize of the whole seven-channel image."""
     monkeypatch.setattr("cvtool.imaging.resample.BLOCK_BYTES", block_bytes)
     image = _image((37, 41, 7), 3)
     got = resize(image, size)

@@ -46,7 +46,7 @@ def test_none_on_this_machine():
     assert resolve_workers(None) in {max(1, os.cpu_count() or 1), available}
 
 
-def _threads_started(monkeypatch, work) -> int:
+def _helpers_asked(monkeypatch, work) -> int:
     """How many threads besides the caller ``work`` asked to compute with it (helpers are
     kept between calls, so counting thread starts would miss those already running)."""
     import cvtool.threads
@@ -54,9 +54,9 @@ def _threads_started(monkeypatch, work) -> int:
     asked: list[int] = []
     original = cvtool.threads._helpers.run
 
-    def spy(task, count):
-        asked.append(count)
-        return original(task, count)
+    def spy(tasks):
+        asked.append(len(tasks))
+        return original(tasks)
 
     monkeypatch.setattr(cvtool.threads._helpers, "run", spy)
     work()
@@ -79,7 +79,7 @@ def test_public_functions_use_several_threads_by_default(monkeypatch, call):
     else:
         def work():
             return cvtool.zncc(scene, rng.random((9, 9)))
-    assert _threads_started(monkeypatch, work) >= 2
+    assert _helpers_asked(monkeypatch, work) >= 2
 
 
 def test_explicit_one_worker_starts_no_thread(monkeypatch):
@@ -88,6 +88,6 @@ def test_explicit_one_worker_starts_no_thread(monkeypatch):
     _pretend_cpus(monkeypatch, 4)
     rng = np.random.default_rng(0)
     scene, kernel = rng.random((512, 512)), rng.random((5, 5))
-    assert _threads_started(
+    assert _helpers_asked(
         monkeypatch, lambda: cvtool.correlate(scene, kernel, padding="zero", workers=1)
     ) == 0

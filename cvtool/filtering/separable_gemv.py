@@ -40,8 +40,10 @@ __all__ = ["EXACT", "SCRATCH_BYTES", "applies", "operations", "padded_rows",
 # a 4096-wide float32 7×7 band, in a core's L2 and L3 share. Larger than the L2 alone
 # because every NumPy call of a band releases and retakes the GIL, and with two threads a
 # retake that finds the other thread holding it sleeps until woken (measured on 2 cores,
-# 4096² float32 7×7, 2 threads: 1 MiB 412 -> 2 MiB 133 such sleeps per call, wall 38 ->
-# 33 ms; one thread alone: 50 -> 46 ms; 8 MiB spills and takes 60-70 ms). Tests shrink it.
+# 4096² float32 7×7, 2 threads, with one call per shifted row as before: 1 MiB 412 -> 2 MiB
+# 133 such sleeps per call, wall 38 -> 33 ms; one thread alone: 50 -> 46 ms; 8 MiB spills
+# and takes 60-70 ms. The one call for all shifted rows then brought 2 MiB to 65 sleeps and
+# 31 ms). Tests shrink it.
 SCRATCH_BYTES = 2 * 1024 * 1024
 PAD_TAPS = True
 

@@ -45,7 +45,10 @@ __all__ = ["EXACT", "SCRATCH_BYTES", "applies", "gather_columns", "operations", 
 # until woken. Measured on 2 cores (AMD EPYC), 4096² float32, 2 threads, 768 KiB -> 2 MiB,
 # medians of 9, two rounds: 3×3 zero 57-59 -> 41-46 ms and 236-309 -> 27-47 such sleeps;
 # 5×5 mirror 93-119 -> 69-77 ms and 1208-1491 -> 175-217 sleeps; 3×3 stride 4 13 -> 15 ms
-# (3 MiB: 18 ms). Tests shrink it to force one-row bands.
+# (3 MiB: 18 ms). A plan with a stride keeps 3/8 of it (the former 768 KiB): its bands read
+# more input rows per output row, and with 2 MiB the cost model picked ``shifted`` for
+# strided plans where it was up to 2.3x slower (1080×640×3, 7×15, stride 2: 42 -> 96 ms
+# against ``direct``). Tests shrink it to force one-row bands.
 SCRATCH_BYTES = 2 * 1024 * 1024
 
 #: Sums the taps one by one (in one matrix-vector product per output row).
@@ -61,7 +64,8 @@ def _band_rows(plan: Plan) -> int:
     kh, kw = plan.kernel.shape
     n_out, m_out = plan.out_shape[:2]
     per_row = min(plan.stride[0], kh) * kw * m_out * plan.source.channels * plan.dtype.itemsize
-    return max(1, min(n_out, SCRATCH_BYTES // max(1, per_row)))
+    budget = SCRATCH_BYTES if plan.stride == (1, 1) else SCRATCH_BYTES * 3 // 8
+    return max(1, min(n_out, budget // max(1, per_row)))
 
 
 def operations(plan: Plan) -> Work:
