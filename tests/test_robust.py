@@ -202,7 +202,7 @@ def test_part_scores_of_every_view_match_a_loop_oracle(template):
     """Each slot (one part in one view) is the masked ZNCC of that part, template and window
     both centred on the mean over the parts its view sees: the matrix-product shortcut
     equals a plain loop over parts and views."""
-    from cvtool.matching.robust import _part_scores
+    from cvtool.matching.robust import _CENTRING, _part_scores
 
     pose = template.pose(10.0)
     t = pose.features
@@ -213,8 +213,8 @@ def test_part_scores_of_every_view_match_a_loop_oracle(template):
     for i, x in enumerate(windows):
         for k, (part, view) in enumerate(zip(pose.slot_part, pose.slot_view, strict=True)):
             seen = sum(pose.parts[q] for q in pose.slot_part[pose.slot_view == view])
-            mt = np.einsum("ij,ijc->c", seen, t) / seen.sum()
-            mx = np.einsum("ij,ijc->c", seen, x) / seen.sum()
+            mt = np.einsum("ij,ijc->c", seen, t) / seen.sum() @ _CENTRING
+            mx = np.einsum("ij,ijc->c", seen, x) / seen.sum() @ _CENTRING
             w = pose.parts[part]
             num = np.einsum("ij,ijc->", w, (t - mt) * (x - mx))
             den = np.sqrt(np.einsum("ij,ijc->", w, (t - mt) ** 2)
