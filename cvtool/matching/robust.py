@@ -13,25 +13,23 @@ and recompressed, is still the hardest case). How:
    and B in an opponent basis (red–green, blue–yellow, log brightness: a gain on a channel
    becomes an offset, which each window's mean removal cancels: wholly for brightness, by
    half for colour, :data:`COLOUR_CENTRING`, so that a figure of another hue still differs)
-   and the gradient energy of
-   log brightness (our Sobel filters, through :func:`cvtool.correlate`) in 4 orientation
-   bins, whitened against generic backgrounds (:data:`FEATURE_WHITENING`, a
-   discriminative correlation). Features are averaged over square *cells*; the
-   template's character spans :data:`CELL_ROWS` cells from top to bottom, so at scale
-   ``s`` a scene cell is ``s`` times the template's.
+   and the gradient energy of log brightness (our Sobel filters, through
+   :func:`cvtool.correlate`) in 4 orientation bins, whitened against generic backgrounds
+   (:data:`FEATURE_WHITENING`, a discriminative correlation). Features are averaged over
+   square *cells*; the template's character spans :data:`CELL_ROWS` cells from top to
+   bottom, so at scale ``s`` a scene cell is ``s`` times the template's.
 3. **Parts and views.** The character's mask is cut into :data:`BANDS` (for a figure:
    hat, face, torso with arms, legs), each band whole and in halves left and right. A
    *view* (:data:`VIEWS`) is a set of parts seen: the whole character, one side of it, or
    all but the legs (the rest hidden behind something). In each view each part is scored
    by a masked ZNCC of the cell features (template and window centred on the mean over
    what the view sees, colour by half, so the cover does not shift it; one normalisation
-   per part), may
-   move one cell from where the whole figure puts it (deformation), and counts only when
-   positive. A view's score is ``sum(weight_p * max(0, zncc_p))`` with its weights scaled
-   to sum to 1, times ``1 - HIDDEN_COST * (share of the weights left out)``; the score is
-   the best view's. It lies in [0, 1] and an exact copy scores 1. The weights (the hat
-   counts most: it is what look-alikes lack) were chosen on the benchmark's development
-   split.
+   per part), may move one cell from where the whole figure puts it (deformation), and
+   counts only when positive. A view's score is ``sum(weight_p * max(0, zncc_p))`` with
+   its weights scaled to sum to 1, times ``1 - HIDDEN_COST * (share of the weights left
+   out)``; the score is the best view's. It lies in [0, 1] and an exact copy scores 1.
+   The weights (the hat counts most: it is what look-alikes lack) were chosen on the
+   benchmark's development split.
 4. **Search, coarse to fine.** Every scale (geometric, ratio :data:`SCALE_STEP`) and angle
    (every :data:`ANGLE_STEP` degrees) is scored on the cell grid with one whole-figure
    masked correlation by FFT; the best places (:func:`_nominate`) are then re-scored by parts
