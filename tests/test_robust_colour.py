@@ -62,3 +62,37 @@ def test_the_same_figure_in_other_colours_is_not_reported(drawing):
     swapped = rgb.copy()
     swapped[mask] = rgb[mask][:, [2, 1, 0]]
     assert _score_at_home(drawing, swapped) < DEFAULT_THRESHOLD
+
+
+
+def test_coarse_scores_match_a_loop(drawing):
+    """The coarse search's FFT score at a few windows equals its definition computed by a
+    plain loop: numerator ``sum w (t - m_t Q)(x - m_x Q)`` with the partial centring ``Q``
+    (built here from its definition, ``W^-1 diag(a, a, 1, ..., 1) W``; Q is not symmetric),
+    over the window's energy about the scene's mean, on maps with colour offsets."""
+    from cvtool.matching.robust import (
+        COLOUR_CENTRING,
+        FEATURE_WHITENING,
+        _whole_scores,
+    )
+
+    whitening = FEATURE_WHITENING.astype(np.float64)
+    keep = np.diag([COLOUR_CENTRING, COLOUR_CENTRING, 1, 1, 1, 1, 1.0])
+    centring = np.linalg.inv(whitening) @ keep @ whitening
+    pose = prepare_robust(drawing).pose(10.0)
+    rng = np.random.default_rng(5)
+    maps = rng.normal(0, 1, (30, 26, 7)) + np.array([1.5, -2, 3, 0.2, 0.1, 0, 0])
+    maps[..., :2] += np.linspace(0, 3, 26)[None, :, None]  # a colour gradient across
+    maps = maps.astype(np.float32)
+    got = _whole_scores(maps, [pose], workers=1, whole_only=True)[0]
+    weights, _, t_energy, _ = pose.coarse[0]
+    t = pose.features.astype(np.float64)
+    ph, pw = weights.shape
+    mt = np.einsum("ij,ijc->c", weights, t) / weights.sum()
+    scene_mean = maps.astype(np.float64).mean(axis=(0, 1))
+    for y, x in [(0, 0), (3, 5), (30 - ph, 26 - pw), (7, 1)]:
+        window = maps[y:y + ph, x:x + pw].astype(np.float64)
+        mx = np.einsum("ij,ijc->c", weights, window) / weights.sum()
+        num = np.einsum("ij,ijc->", weights, (t - mt @ centring) * (window - mx @ centring))
+        energy = np.einsum("ij,ijc->", weights, (window - scene_mean) ** 2)
+        assert got[y, x] == pytest.approx(num / np.sqrt(energy * t_energy), rel=1e-3, abs=1e-4)

@@ -363,7 +363,7 @@ class _Pose:
     whole_zero: np.ndarray
     whole_energy: float
     box: tuple[float, float]  # height, width of the grid in template pixels
-    coarse: tuple = ()  # per coarse view: (weights, centred features, energy)
+    coarse: tuple = ()  # per coarse view: (weights, centred features, energy, their sum)
     slot_part: np.ndarray = None  # K: the part of each slot (one part in one view)
     slot_view: np.ndarray = None  # K: the view of each slot
     numerators: np.ndarray = None  # (rows·cols·7) × P: the centred parts, for numerators
@@ -656,10 +656,12 @@ def _whole_scores(maps: np.ndarray, poses: list[_Pose], workers: int,
                   whole_only: bool = False) -> list[np.ndarray]:
     """Coarse score of each pose at every cell: masked correlation of the whole character.
 
-    The numerator is exact (the template is zero-mean under its mask, so the window's own
-    mean does not matter); the window's energy is taken about the scene's mean rather than
-    the window's, which can only lower the score: good enough to nominate candidates,
-    which are then re-scored exactly.
+    The numerator is exact: the template side carries the window's partial centring (it
+    sums to ``zsum``, no longer 0, so the maps' centring on the scene mean is added back
+    as a constant). The window's energy is taken about the scene's mean rather than about
+    its own partly removed mean, so the score is only an approximation (it may exceed 1
+    where template and window share a colour offset): it nominates candidates, which are
+    then re-scored exactly by parts.
     """
     rows, cols, channels = maps.shape
     fits = [p.features.shape[0] <= rows and p.features.shape[1] <= cols for p in poses]
@@ -811,10 +813,13 @@ def _overlap(a, b) -> float:
 def _part_scores(windows: np.ndarray, pose: _Pose) -> np.ndarray:
     """Masked correlation of each part of each view at each window: ``windows`` is
     (..., rows, cols, 7), the result (..., K) with one slot per part per view (views in
-    order, each view's parts in order), in [-1, 1] (0 for flat windows).
+    order, each view's parts in order), in [-1, 1] (0 for windows flat after centring: a
+    grey one; a flat coloured one keeps half its colour, :data:`COLOUR_CENTRING`, and may
+    score above 0).
 
     In each view, template and window are both centred on the (weighted) mean of the
-    parts that view sees, each channel apart (what hides the rest does not shift the
+    parts that view sees, each channel apart (all of brightness and the orientation
+    shares, :data:`COLOUR_CENTRING` of the colour; what hides the rest does not shift the
     mean), then each part's correlation is normalised over that part. Two matrix products
     do all the sums: the windows times one matrix give every part's numerator (about the
     template's whole-character mean) and per-channel sums, their squares times another
