@@ -1,13 +1,16 @@
 """Shared fixtures: small images written to a temporary folder, and a CLI runner.
 
 Shared plain helpers (the installed-script path, texture(), png_header(), PEAK_RSS,
-NUMPY_PAD, PicklePayload) live in ``tests/helpers.py``: ``from helpers import ...``.
+NUMPY_PAD, PicklePayload) live in ``tests/helpers.py``: ``from helpers import ...``. The
+robust matcher's tests share the benchmark's drawing of Waldo (``waldo_drawing``) and it
+prepared (``robust_template``).
 """
 
 from __future__ import annotations
 
 import os
 
+import helpers  # noqa: F401,I001 - puts the repository root (the benchmarks) on sys.path
 import numpy as np
 import pytest
 from hypothesis import settings
@@ -52,3 +55,19 @@ def colour_png(tmp_path) -> str:
     path = tmp_path / "colour.png"
     io.write_image(path, rng.integers(0, 256, (18, 22, 3), dtype=np.uint8))
     return str(path)
+
+
+@pytest.fixture(scope="session")
+def waldo_drawing() -> np.ndarray:
+    """The robust benchmark's template: Waldo in his fixed pose on plain grey (RGB)."""
+    from benchmarks.waldo_world import make_template
+
+    return make_template()
+
+
+@pytest.fixture(scope="session")
+def robust_template(waldo_drawing):
+    """``waldo_drawing`` prepared for the robust matcher once per session."""
+    from cvtool.matching.robust import prepare_robust
+
+    return prepare_robust(waldo_drawing)

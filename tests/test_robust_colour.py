@@ -7,9 +7,6 @@ other colours scored like the character.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -17,16 +14,7 @@ from cvtool.matching.robust import (
     DEFAULT_THRESHOLD,
     character_mask,
     find_robust,
-    prepare_robust,
 )
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks' renderer
-from benchmarks import waldo_world as ww  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def drawing():
-    return ww.make_template()
 
 
 def _pasted(figure: np.ndarray) -> np.ndarray:
@@ -38,34 +26,33 @@ def _pasted(figure: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(scene), 0, 255).astype(np.uint8)
 
 
-def _score_at_home(drawing: np.ndarray, figure: np.ndarray) -> float:
-    result = find_robust(_pasted(figure), prepare_robust(drawing), scales=[1.0], angles=[0.0],
-                         threshold=0.0)
+def _score_at_home(template, figure: np.ndarray) -> float:
+    result = find_robust(_pasted(figure), template, scales=[1.0], angles=[0.0], threshold=0.0)
     assert (result.best.x, result.best.y) == (74, 64)  # the character, inside the margin
     return result.best.score
 
 
-def test_a_colour_cast_is_forgiven(drawing):
+def test_a_colour_cast_is_forgiven(waldo_drawing, robust_template):
     """The same drawing under a cast (gains 0.8, 1, 1.2 and offsets on R, G, B) still scores
     near an exact copy: 0.985 with half the window's mean colour removed (none removed:
     0.963; a quarter: 0.975)."""
-    cast = np.clip(drawing * np.array([0.8, 1.0, 1.2]) + np.array([10.0, 0.0, -10.0]), 0, 255)
-    assert _score_at_home(drawing, cast) >= 0.98
+    gains, offsets = np.array([0.8, 1.0, 1.2]), np.array([10.0, 0.0, -10.0])
+    cast = np.clip(waldo_drawing * gains + offsets, 0, 255)
+    assert _score_at_home(robust_template, cast) >= 0.98
 
 
-def test_the_same_figure_in_other_colours_is_not_reported(drawing):
+def test_the_same_figure_in_other_colours_is_not_reported(waldo_drawing, robust_template):
     """Red and blue swapped on the character only (blue stripes, red trousers: someone
     else) scores below the default threshold; with the window's whole mean colour removed
     it scored 0.83, above it."""
-    rgb = drawing.astype(np.float64)
-    mask = character_mask(drawing) > 0.5
+    rgb = waldo_drawing.astype(np.float64)
+    mask = character_mask(waldo_drawing) > 0.5
     swapped = rgb.copy()
     swapped[mask] = rgb[mask][:, [2, 1, 0]]
-    assert _score_at_home(drawing, swapped) < DEFAULT_THRESHOLD
+    assert _score_at_home(robust_template, swapped) < DEFAULT_THRESHOLD
 
 
-
-def test_coarse_scores_match_a_loop(drawing):
+def test_coarse_scores_match_a_loop(robust_template):
     """The coarse search's FFT score at a few windows equals its definition computed by a
     plain loop: numerator ``sum w (t - m_t Q)(x - m_x Q)`` with the partial centring ``Q``
     (built here from its definition, ``W^-1 diag(a, a, 1, ..., 1) W``; Q is not symmetric),
@@ -79,7 +66,7 @@ def test_coarse_scores_match_a_loop(drawing):
     whitening = FEATURE_WHITENING.astype(np.float64)
     keep = np.diag([COLOUR_CENTRING, COLOUR_CENTRING, 1, 1, 1, 1, 1.0])
     centring = np.linalg.inv(whitening) @ keep @ whitening
-    pose = prepare_robust(drawing).pose(10.0)
+    pose = robust_template.pose(10.0)
     rng = np.random.default_rng(5)
     maps = rng.normal(0, 1, (30, 26, 7)) + np.array([1.5, -2, 3, 0.2, 0.1, 0, 0])
     maps[..., :2] += np.linspace(0, 3, 26)[None, :, None]  # a colour gradient across
