@@ -347,11 +347,10 @@ class _Pose:
     """The template turned by one angle, as cell features and part weights.
 
     ``features`` (rows × cols × 7), ``parts`` (P × rows × cols: each cell's share of the
-    character in each part), ``zero`` (P × rows × cols × 7: the features minus each part's
-    weighted mean, times the part weights), ``energy`` (P: weighted energy of each part),
-    ``whole`` / ``whole_zero`` / ``whole_energy`` the same for the character as one part,
-    and ``origin`` (y, x) / ``cell``: where the grid starts and its cell size, in
-    template pixels of the rotated template.
+    character in each part), ``zero`` (P × rows × cols × 7: the features minus the whole
+    character's weighted mean, times the part weights), ``energy`` (P: weighted energy of
+    each part), and ``box``: the grid's height and width in pixels of the rotated template;
+    the other fields are derived for the scans (see their comments).
     """
 
     angle: float
@@ -359,9 +358,6 @@ class _Pose:
     parts: np.ndarray
     zero: np.ndarray
     energy: np.ndarray
-    whole: np.ndarray
-    whole_zero: np.ndarray
-    whole_energy: float
     box: tuple[float, float]  # height, width of the grid in template pixels
     coarse: tuple = ()  # per coarse view: (weights, centred features, energy, their sum)
     slot_part: np.ndarray = None  # K: the part of each slot (one part in one view)
@@ -517,7 +513,6 @@ class RobustTemplate:
         part_cells = np.moveaxis(part_cells, 2, 0)  # P × rows × cols
         # The whole character: the parts of the first view (which cover it once).
         whole = part_cells[self.slot_part[self.slot_view == 0]].sum(axis=0)
-        whole_zero, whole_energy = _zero_mean(cells, whole[None])
         # Parts are centred on the whole character's mean, not their own: the hat keeps
         # being redder than the rest of him (a part's own mean would forget that), while the
         # light, common to the whole window, still cancels (a colour cast by half: each
@@ -535,9 +530,8 @@ class RobustTemplate:
             total = seen_zero[0].sum(axis=(0, 1))
             tzero = seen_zero[0] - seen[..., None] * (total @ _CENTRING.T) / seen.sum()
             coarse.append((seen, tzero, float(seen_energy[0]), tzero.sum(axis=(0, 1))))
-        return _Pose(angle, cells, part_cells, zero, energy, whole, whole_zero[0],
-                     float(whole_energy[0]), (span_h, span_w), tuple(coarse), self.slot_part,
-                     self.slot_view,
+        return _Pose(angle, cells, part_cells, zero, energy, (span_h, span_w), tuple(coarse),
+                     self.slot_part, self.slot_view,
                      extent=(float(rows[-1] + 1 - top), float(cols[-1] + 1 - left)),
                      mean=whole_mean)
 
