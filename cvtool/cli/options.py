@@ -158,7 +158,7 @@ Template = Annotated[str, typer.Option(
 Threshold = Annotated[float | None, typer.Option(
     "--threshold", metavar="T", show_default=False,
     help="Least score that counts as found: -1..1 for zncc (default 0.8), 0..1 for robust "
-         "(default 0.8, its own).")]
+         "(default 0.78, its own).")]
 TopK = Annotated[int, typer.Option(
     "--top-k", metavar="K", help="Report up to K matches, best first, overlapping <= half.")]
 Scales = Annotated[str | None, typer.Option(

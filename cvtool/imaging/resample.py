@@ -13,7 +13,7 @@ import numpy as np
 
 from cvtool.errors import UsageError
 
-__all__ = ["resize", "pyramid_down"]
+__all__ = ["resize", "pyramid_down", "sample_bilinear"]
 
 
 def _area_weights(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
@@ -175,3 +175,45 @@ def pyramid_down(image: np.ndarray) -> np.ndarray:
     out += even[1::2, 1::2]
     out *= dtype(0.25)
     return out
+
+
+def sample_bilinear(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Sample ``image`` bilinearly at every pair of a row and a column coordinate.
+
+    Coordinates are in pixel indices (pixel ``k``'s centre is ``k``); beyond the outer
+    pixel centres the edge pixel's value is taken. Rows are interpolated first, on the
+    columns that the samples need only.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W) or (H, W, C)
+    rows, cols : ndarray of float, shapes (M,) and (N,)
+
+    Returns
+    -------
+    ndarray, shape (M, N) or (M, N, C), float64
+
+    Examples
+    --------
+    >>> image = np.array([[0.0, 10.0], [20.0, 30.0]])
+    >>> sample_bilinear(image, np.array([0.0, 0.5]), np.array([0.25, 1.0, 2.0])).tolist()
+    [[2.5, 10.0, 10.0], [12.5, 20.0, 20.0]]
+    """
+    image = np.asarray(image)
+    h, w = image.shape[:2]
+
+    def taps(coords: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        coords = np.clip(np.asarray(coords, np.float64), 0.0, n - 1)
+        low = np.minimum(np.floor(coords).astype(np.intp), max(n - 2, 0))
+        return low, np.minimum(low + 1, n - 1), coords - low
+
+    y0, y1, fy = taps(rows, h)
+    x0, x1, fx = taps(cols, w)
+    tail = (1,) * (image.ndim - 2)
+    used = np.unique(np.concatenate([x0, x1]))
+    cols_of = np.searchsorted(used, np.stack([x0, x1]))
+    part = image[:, used].astype(np.float64)
+    fy = fy.reshape((-1, 1) + tail)
+    by_row = part[y0] * (1.0 - fy) + part[y1] * fy  # M × (columns used) [× C]
+    fx = fx.reshape((1, -1) + tail)
+    return by_row[:, cols_of[0]] * (1.0 - fx) + by_row[:, cols_of[1]] * fx
