@@ -52,6 +52,7 @@ benchmark in ``benchmarks/bench_robust.py``) are not reported.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -60,6 +61,7 @@ import numpy as np
 
 from cvtool.errors import ProcessingError, UsageError
 from cvtool.filtering import correlate
+from cvtool.filtering.blas import one_thread
 from cvtool.filtering.kernels import gaussian_kernel
 from cvtool.imaging.color import full_scale, split_alpha
 from cvtool.imaging.fft import smooth_size
@@ -799,9 +801,29 @@ def _coarse_scores(maps: np.ndarray, poses: list[_Pose], workers: int,
 def _small_rfft2(small: np.ndarray, fh: int, fw: int) -> np.ndarray:
     """``np.fft.rfft2(small, s=(fh, fw), axes=(0, 1))`` for an array much smaller than
     fh × fw: the rows are transformed before they are padded, so the zero rows cost
-    nothing in the first pass."""
+    nothing in the first pass; the columns, which have only ``len(small)`` non-zero
+    entries, by a product with those columns of the DFT matrix (:func:`_dft_columns`).
+
+    That product does about 3 times the arithmetic of an FFT of the padded columns but
+    streams contiguous rows through a matrix product instead of transforming columns a
+    row-length apart; on the development machine it took a quarter of the time (0.9
+    against 2.8 ms for a 216 × 288 × 7 transform of 16 rows, one thread), for a
+    relative difference of 3e-7 (float32 rounding).
+    """
     rows = np.fft.rfft(small, n=fw, axis=1)
-    return np.fft.fft(rows, n=fh, axis=0)
+    dft = _dft_columns(fh, len(small), rows.dtype)
+    flat = _small_products(dft, rows.reshape(len(small), -1))
+    return flat.reshape((fh,) + rows.shape[1:])
+
+
+@functools.lru_cache(maxsize=128)
+def _dft_columns(n: int, count: int, dtype: np.dtype) -> np.ndarray:
+    """The first ``count`` columns of the ``n``-point DFT matrix, ``exp(-2πi k j / n)``
+    (read-only)."""
+    k = np.arange(n)[:, None] * np.arange(count)[None, :] % n
+    out = np.exp(-2j * np.pi * k / n).astype(dtype)
+    out.setflags(write=False)
+    return out
 
 
 def _local_maxima(score: np.ndarray, count: int, radius_y: int, radius_x: int,
@@ -974,10 +996,11 @@ _BLAS_SINGLE_THREAD_WORK = 4 * 65536
 
 def _small_products(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``a @ b`` in row blocks small enough for BLAS to keep to the calling thread."""
-    rows = max(1, _BLAS_SINGLE_THREAD_WORK // max(1, a.shape[1] * b.shape[1]))
+    work = a.shape[1] * b.shape[1] * (4 if np.iscomplexobj(a) or np.iscomplexobj(b) else 1)
+    rows = max(1, _BLAS_SINGLE_THREAD_WORK // max(1, work))
     if len(a) <= rows:
         return a @ b
-    out = np.empty((len(a), b.shape[1]))
+    out = np.empty((len(a), b.shape[1]), np.result_type(a, b))
     for start in range(0, len(a), rows):
         np.matmul(a[start:start + rows], b, out=out[start:start + rows])
     return out
@@ -1408,7 +1431,12 @@ def find_robust(scene: np.ndarray, template: np.ndarray | RobustTemplate, *,
     angle_list = list(DEFAULT_ANGLES if angles is None else angles)
     workers = resolve_workers(workers)
     prepared = prepare_robust(template)
-    refined = _search(_rgb01(scene, "scene"), prepared, scale_list, angle_list, top_k, workers)
+    # BLAS on one thread: our threads already share the cores, and OpenBLAS's own pool,
+    # woken by the larger products (the coarse search's DFTs), spun beside them (a fifth
+    # more CPU time on 2 cores).
+    with one_thread():
+        refined = _search(_rgb01(scene, "scene"), prepared, scale_list, angle_list, top_k,
+                          workers)
     matches: list[Match] = []
     kept: list[_Candidate] = []
     best = None
