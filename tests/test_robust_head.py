@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from benchmarks import waldo_world as ww  # on sys.path through conftest's helpers
 from cvtool.imaging.resample import sample_bilinear
 from cvtool.matching import robust as R
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks' renderer
-from benchmarks import waldo_world as ww  # noqa: E402
 
 PURPLE = (130, 60, 160)
 
 
-@pytest.fixture(scope="module")
-def template():
-    return R.prepare_robust(ww.make_template())
+@pytest.fixture
+def template(robust_template):
+    return robust_template
 
 
 def _figure_scene(fig: ww.Figure, x: int = 40, y: int = 30) -> np.ndarray:
@@ -54,6 +49,7 @@ def _loop_bilinear(image, rows, cols):
 
 @pytest.mark.parametrize("seed", range(6))
 def test_sample_bilinear_matches_a_loop_oracle(seed):
+    """Random images (gray and colour) at random coordinates, inside and beyond the edges."""
     rng = np.random.default_rng(seed)
     h, w = int(rng.integers(1, 9)), int(rng.integers(1, 9))
     image = rng.random((h, w, 3)) if seed % 2 else rng.random((h, w))
@@ -107,6 +103,7 @@ def test_head_score_matches_a_loop_oracle(template, dy, dx):
 
 
 def test_exact_copy_head_scores_one(template):
+    """Waldo drawn as the template is, checked where he lies: 1."""
     assert R._head_score(_figure_scene(ww.waldo()), template, _on_figure(template)) \
         == pytest.approx(1.0, abs=1e-9)
 
@@ -168,3 +165,117 @@ def test_side_pool_nominates_a_waldo_hidden_on_one_side(template):
     assert on_him(R._nominate(features, template, scales, angles, 120, 2, side_count=40))
     found = R.find_robust(scene.image, template)
     assert found.matches and x <= found.matches[0].x + found.matches[0].width / 2 < x + w
+
+
+def _waldo_scene(fig: ww.Figure, x: int = 40, y: int = 30) -> np.ndarray:
+    rgb, cov, _ = ww.render_figure(fig, ww.TEMPLATE_HEIGHT)
+    scene = np.full((200, 160, 3), 150, np.float32)
+    ww.composite(scene, rgb, cov, x, y)
+    return np.clip(np.rint(scene), 0, 255).astype(np.uint8)
+
+
+def test_search_scores_are_parts_and_head_combined(template):
+    """Every candidate's score is 0.7 parts + 0.3 max(0, head) when head-checked, 0.7 parts
+    when not; the best few (round 3) are all head-checked."""
+    purple = ww.Figure(hat_colours=(PURPLE, ww.WHITE), shirt_colours=(PURPLE, ww.WHITE))
+    rng = np.random.default_rng(2)
+    scene = np.repeat(np.repeat(rng.integers(0, 256, (40, 40, 3)), 8, 0), 8, 1)
+    figure, cov, _ = ww.render_figure(purple, ww.TEMPLATE_HEIGHT)
+    scene = scene.astype(np.float32)
+    ww.composite(scene, figure, cov, 100, 100)
+    rgb = R._rgb01(np.clip(np.rint(scene), 0, 255).astype(np.uint8), "scene")
+    refined = R._search(rgb, template, [0.8, 1.0, 1.25], [0.0], 1, 1)
+    assert len(refined) > R.REFINED_CANDIDATES + 1  # some never head-checked
+    w = R.HEAD_WEIGHT
+    assert 0 < w < 1
+    for i, c in enumerate(refined):
+        parts = float(R._combine(np.array(c.parts), template.slot_matrix))
+        checked = (1 - w) * parts + w * max(0.0, R._head_score(rgb, template, c))
+        if i < 5:  # 2 * top_k + 3
+            assert c.score == pytest.approx(checked, abs=1e-9)
+        else:
+            assert c.score == pytest.approx(checked, abs=1e-9) or \
+                c.score == pytest.approx((1 - w) * parts, abs=1e-9)
+
+
+@pytest.mark.parametrize("dy, dx", [(3, -3), (-3, 3), (3, 3)])
+def test_head_shifts_reach_three_pixels(template, dy, dx):
+    """An exact copy off by up to HEAD_REACH pixels still scores 1; 4 pixels off it does not."""
+    assert R.HEAD_REACH == 3
+    rgb = R._rgb01(_waldo_scene(ww.waldo()), "scene")
+    top, left = template.bbox[:2]
+    y, x = 30 + top - 4, 40 + left - 4
+    assert R._head_score(rgb, template, R._Candidate(0, 1.0, 0.0, y + dy, x + dx)) \
+        == pytest.approx(1.0, abs=1e-9)
+    assert R._head_score(rgb, template, R._Candidate(0, 1.0, 0.0, y + dy + np.sign(dy), x)) \
+        < 0.999
+
+
+@pytest.mark.parametrize("k", [3, 5])
+def test_head_of_a_bilinearly_enlarged_copy_scores_one(template, monkeypatch, k):
+    """Pixel centres at scale k (odd): the template enlarged k times by bilinear
+    interpolation (scene pixel j's centre at template coordinate (j + 0.5) / k - 0.5) holds
+    template pixel i exactly at scene pixel k*i + (k-1)/2, where the check must sample it;
+    without the anti-alias smoothing the head scores 1 exactly."""
+    monkeypatch.setattr(R, "_SHRINK_SIGMA", 0.0)
+    tmpl = ww.make_template().astype(np.float64)
+    h, w = tmpl.shape[:2]
+    big = sample_bilinear(tmpl, (np.arange(h * k) + 0.5) / k - 0.5,
+                          (np.arange(w * k) + 0.5) / k - 0.5)
+    scene = np.full((big.shape[0] + 40, big.shape[1] + 40, 3), 150.0)
+    scene[20:20 + big.shape[0], 24:24 + big.shape[1]] = big
+    top, left = template.bbox[:2]
+    cand = R._Candidate(0.0, float(k), 0.0, 20 + k * top, 24 + k * left)
+    rgb = R._rgb01(scene / 255.0, "scene")
+    assert R._head_score(rgb, template, cand) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_a_head_hidden_on_one_side_keeps_its_visible_half(template):
+    """Half of the head covered by a grey board: the visible half still scores near 1."""
+    scene = _waldo_scene(ww.waldo())
+    top, left = template.bbox[:2]
+    y, x = 30 + top - 4, 40 + left - 4
+    head = template.head(0.0)
+    cut = int(x + head.origin[1] + head.weights.shape[2] * head.size / 2)
+    covered = scene.copy()
+    covered[:, cut:] = 90
+    rgb = R._rgb01(covered, "scene")
+    assert R._head_score(rgb, template, R._Candidate(0, 1.0, 0.0, y, x)) > 0.95
+
+
+def test_a_template_whose_head_has_no_full_cell_is_found():
+    """Two thin antennae over a body: no fine cell of the head is 30 % covered, so there is
+    no head to check; an exact copy must still be found (score >= 0.95)."""
+    rng = np.random.default_rng(5)
+    scene = (rng.random((300, 260, 3)) * 255).astype(np.uint8)
+    alpha = np.zeros((130, 60), np.uint8)
+    alpha[2:46, 10] = alpha[2:46, 50] = 255
+    alpha[46:128, 5:55] = 255
+    template = np.dstack([scene[90:220, 120:180], alpha])
+    assert R.prepare_robust(template).head(0.0) is None
+    found = R.find_robust(scene, template, scales=[1.0], angles=[0.0])
+    assert found.matches and found.matches[0].score >= 0.95
+
+
+def test_a_negative_head_counts_as_zero(template, monkeypatch):
+    """_with_head: a head that anti-correlates adds nothing, it does not subtract; a
+    template without a head leaves the score alone."""
+    rgb = np.zeros((50, 50, 3), np.float32)
+    cand = R._Candidate(0.6, 1.0, 0.0, 5.0, 5.0)
+    for head, want in ((-0.5, 0.7 * 0.6), (0.5, 0.7 * 0.6 + 0.3 * 0.5), (None, 0.6)):
+        monkeypatch.setattr(R, "_head_score", lambda *a, h=head: h)
+        (out,) = R._with_head(rgb, template, [cand], 1)
+        assert out.score == pytest.approx(want, abs=1e-12)
+
+
+def test_small_rfft2_matches_numpy(template):
+    """The DFT-product transform equals NumPy's padded FFT (float32 rounding), and refuses
+    more rows than the transform's length."""
+    rng = np.random.default_rng(4)
+    for ph, pw, fh, fw in [(16, 9, 216, 288), (5, 3, 7, 11), (1, 1, 1, 2), (13, 8, 13, 8)]:
+        small = rng.standard_normal((ph, pw, 7)).astype(np.float32)
+        want = np.fft.rfft2(small.astype(np.float64), s=(fh, fw), axes=(0, 1))
+        np.testing.assert_allclose(R._small_rfft2(small, fh, fw), want,
+                                   atol=2e-5 * np.abs(want).max())
+    with pytest.raises(ValueError):
+        R._small_rfft2(np.ones((5, 2), np.float32), 4, 4)

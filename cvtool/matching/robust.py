@@ -179,12 +179,13 @@ HEAD_CELL = 0.5
 HEAD_REACH = 3
 HEAD_BLURS = (0.0, 1.0, 2.0)
 #: A candidate's score is ``(1 - HEAD_WEIGHT) * parts + HEAD_WEIGHT * max(0, head)``; an
-#: exact copy still scores 1. On the development split (12 scenes per condition, the
-#: best 8 candidates of each scene re-scored) it raised F1 at the least threshold with no
-#: report on a Waldo-free scene from 0.90 (at 0.80) to 0.95 (at 0.78): the look-alikes in
-#: Waldo's clothes and hat in another colour, or in his hat without glasses, lose on the
-#: fine head, a partly hidden Waldo keeps his visible half. Weights 0.2-0.4 and blurs
-#: (0, 1) or (0, 1, 2) gave the same F1 there.
+#: exact copy still scores 1; a candidate the head check did not reach scores
+#: ``(1 - HEAD_WEIGHT) * parts``. Chosen offline on the development split (78 scenes, the
+#: best 8 candidates of each re-scored): F1 at the least threshold with no report on a
+#: Waldo-free scene rose from 0.90 (at 0.80) to 0.95 (at 0.78), and weights 0.2-0.4 with
+#: blurs (0, 1) or (0, 1, 2) gave the same F1. Look-alikes dressed like Waldo score lower
+#: on the fine head (a purple twin's head 0.78 where Waldo's own is 1, a redrawn Waldo's
+#: 0.8-0.9), a Waldo hidden on one side keeps his visible half.
 HEAD_WEIGHT = 0.3
 
 
@@ -427,6 +428,16 @@ class _Pose:
                                                         self.slot_shift))
 
 
+def _head_energy(cells: np.ndarray, weights: np.ndarray) -> float:
+    """Weighted energy of head cells (rows × cols × C) about their mean (colour by
+    :data:`COLOUR_CENTRING`), as :func:`_head_score` normalises them; 0 without weights."""
+    n = weights.sum()
+    if n <= 0:
+        return 0.0
+    centred = cells - np.einsum("ij,ijc->c", weights, cells) / n @ _CENTRING
+    return float(np.einsum("ij,ijc,ijc->", weights, centred, centred))
+
+
 @dataclass
 class _Head:
     """The template's head at one angle, for the head check (see :data:`HEAD_CELL`).
@@ -580,11 +591,14 @@ class RobustTemplate:
         xs = left + size * np.arange(n_cols + 1)
         weights = _grid_means(_integral(np.moveaxis(regions, 0, 2)), ys[None], xs[None])[0, 0]
         # Cells mostly outside the head would compare the background behind him.
-        weights = np.where(weights > 0.3, weights, 0.0)
+        weights = np.moveaxis(np.where(weights > 0.3, weights, 0.0), 2, 0)
         cells = np.stack([cell_features(_grid_means(_integral(f), ys[None], xs[None])[0, 0])
                           for f in features])
-        return _Head(cells, np.moveaxis(weights, 2, 0), size,
-                     (top - float(rows[0]), left - float(cols[0])))
+        # A head with no fine cell mostly inside it (thin or sparse shapes: antennae, an
+        # outline), or a flat one, has nothing to check: its candidates keep the parts' score.
+        if not any(_head_energy(c, w) > FLAT_ENERGY for c in cells for w in weights):
+            return None
+        return _Head(cells, weights, size, (top - float(rows[0]), left - float(cols[0])))
 
     def _make_pose(self, angle: float, blur: float) -> _Pose:
         rgb, mask, parts = self._turned(angle, blur)
@@ -806,14 +820,18 @@ def _small_rfft2(small: np.ndarray, fh: int, fw: int) -> np.ndarray:
 
     That product does about 3 times the arithmetic of an FFT of the padded columns but
     streams contiguous rows through a matrix product instead of transforming columns a
-    row-length apart; on the development machine it took a quarter of the time (0.9
-    against 2.8 ms for a 216 × 288 × 7 transform of 16 rows, one thread), for a
-    relative difference of 3e-7 (float32 rounding).
+    row-length apart: on the development machine (AMD EPYC Zen 3, OpenBLAS 0.3.31, one
+    BLAS thread) it took 0.35-0.5 of the FFT's time with its Haswell kernels and 0.6-0.9
+    with SSE4.2-only ones (``OPENBLAS_CORETYPE=Nehalem``), for a relative difference of
+    3e-7 (float32 rounding).
     """
+    if len(small) > fh:
+        raise ValueError(f"{len(small)} rows do not fit a transform of {fh}")
     rows = np.fft.rfft(small, n=fw, axis=1)
     dft = _dft_columns(fh, len(small), rows.dtype)
-    flat = _small_products(dft, rows.reshape(len(small), -1))
-    return flat.reshape((fh,) + rows.shape[1:])
+    # One product: the search runs with BLAS on one thread (find_robust, robust_score_map);
+    # cut into blocks of a few rows it took twice as long.
+    return (dft @ rows.reshape(len(small), -1)).reshape((fh,) + rows.shape[1:])
 
 
 @functools.lru_cache(maxsize=128)
@@ -1259,7 +1277,9 @@ def _head_score(rgb: np.ndarray, template: RobustTemplate, cand: _Candidate) -> 
     us = head.origin[0] + np.arange(-reach - 1, n_rows * head.size + reach + 1) + 0.5
     vs = head.origin[1] + np.arange(-reach - 1, n_cols * head.size + reach + 1) + 0.5
     ys, xs = cand.y + scale * us - 0.5, cand.x + scale * vs - 0.5
-    sigma = _SHRINK_SIGMA * scale if scale > 1 else 0.0
+    # Smoothing that brings the scene's pixels at this scale to the template's: none at
+    # scale 1, and it grows continuously from there.
+    sigma = _SHRINK_SIGMA * math.sqrt(scale * scale - 1.0) if scale > 1 else 0.0
     margin = int(math.ceil(3 * sigma)) + 2
     h, w = rgb.shape[:2]
     y0, y1 = max(0, int(math.floor(ys[0])) - margin), min(h, int(math.ceil(ys[-1])) + margin + 1)
@@ -1275,7 +1295,7 @@ def _head_score(rgb: np.ndarray, template: RobustTemplate, cand: _Candidate) -> 
     cells = cell_features(_grid_means(table, starts + head.size * np.arange(n_rows + 1),
                                       starts + head.size * np.arange(n_cols + 1)))
     windows = cells.reshape((-1,) + cells.shape[2:])  # shifts × rows × cols × C
-    best = -1.0
+    best: float | None = None
     for weights in head.weights:
         n = weights.sum()
         if n <= 0:
@@ -1284,14 +1304,15 @@ def _head_score(rgb: np.ndarray, template: RobustTemplate, cand: _Candidate) -> 
                              @ _CENTRING)[:, None, None, :]
         energy = np.einsum("ij,sijc,sijc->s", weights, centred, centred)
         for cells_t in head.cells:
-            t = cells_t - np.einsum("ij,ijc->c", weights, cells_t) / n @ _CENTRING
-            t_energy = float(np.einsum("ij,ijc,ijc->", weights, t, t))
+            t_energy = _head_energy(cells_t, weights)
             if t_energy <= FLAT_ENERGY:
                 continue
+            t = cells_t - np.einsum("ij,ijc->c", weights, cells_t) / n @ _CENTRING
             num = np.einsum("ij,sijc,ijc->s", weights, centred, t)
             flat = energy <= FLAT_ENERGY
             z = np.where(flat, 0.0, num / np.sqrt(np.where(flat, 1.0, energy * t_energy)))
-            best = max(best, float(np.clip(z, -1.0, 1.0).max()))
+            value = float(np.clip(z, -1.0, 1.0).max())
+            best = value if best is None else max(best, value)
     return best
 
 
@@ -1299,6 +1320,8 @@ def _with_head(rgb: np.ndarray, template: RobustTemplate, cands: list[_Candidate
                workers: int) -> list[_Candidate]:
     """The candidates with their score combined with their head check (:data:`HEAD_WEIGHT`);
     unchanged where the template's head is too small to check."""
+    for angle in sorted({c.angle for c in cands}):
+        template.head(angle)  # made once here, not by two threads at once
     heads = map_threads(lambda c: _head_score(rgb, template, c), cands, workers)
     return [c if h is None else
             replace(c, score=(1.0 - HEAD_WEIGHT) * c.score + HEAD_WEIGHT * max(0.0, h))
@@ -1406,7 +1429,9 @@ def find_robust(scene: np.ndarray, template: np.ndarray | RobustTemplate, *,
         ``matches`` (``Match`` boxes in scene pixels: the template's character box at the
         scale and angle found, upright around the turned character; ``scale`` is that
         scale), ``best`` (the best candidate whatever its
-        score) and ``score_map=None`` (see :func:`robust_score_map`).
+        score) and ``score_map=None`` (see :func:`robust_score_map`). A candidate that did
+        not reach the head check (:data:`HEAD_WEIGHT`) scores 0.7 times its parts' score,
+        below the default threshold.
 
     Raises
     ------
@@ -1504,8 +1529,9 @@ def robust_score_map(scene: np.ndarray, template: np.ndarray | RobustTemplate,
     maps, cell_h, cell_w = _cell_maps(features, cell)
     poses = [prepared.pose(a) for a in DEFAULT_ANGLES]
     best = None
-    for pose, score in zip(poses, _whole_scores(maps, poses, workers, whole_only=True),
-                           strict=True):
+    with one_thread():
+        scores = _whole_scores(maps, poses, workers, whole_only=True)
+    for pose, score in zip(poses, scores, strict=True):
         if score is None:
             continue
         ph, pw = pose.features.shape[:2]
