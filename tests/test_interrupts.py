@@ -20,6 +20,13 @@ import pytest
 from cvtool import io
 
 CVTOOL = shutil.which("cvtool", path=str(Path(sys.executable).parent)) or "cvtool"
+#: Starts the command that follows with Ctrl-C at its default, as a user's shell starts it. A
+#: suite started in the background (``(make test &)``, some CI runners) or by a process that
+#: ignores SIGINT (pytest-xdist's workers) hands its children SIGINT ignored, which exec keeps
+#: and Python then honours: Ctrl-C would do nothing, whatever cvtool does.
+WITH_DEFAULT_SIGINT = [sys.executable, "-c",
+                       "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                       "os.execvp(sys.argv[1], sys.argv[1:])"]
 
 # A 25×25 kernel with no special structure (not separable, not a box) keeps each 1000×1000
 # image busy for a good fraction of a second, so a signal lands in the middle of the batch.
@@ -45,8 +52,8 @@ def _visible_outputs(folder: Path) -> list[Path]:
 def _interrupt_mid_batch(big_batch: Path, outdir: Path, signum: int, jobs: int):
     """Start the batch, send ``signum`` once the first output exists; return (result, seconds)."""
     process = subprocess.Popen(
-        [CVTOOL, "correlate", str(big_batch), "-k", SLOW_KERNEL, "-o", str(outdir),
-         "-j", str(jobs)],
+        WITH_DEFAULT_SIGINT + [CVTOOL, "correlate", str(big_batch), "-k", SLOW_KERNEL, "-o",
+                               str(outdir), "-j", str(jobs)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while not _visible_outputs(outdir):
@@ -93,7 +100,8 @@ def test_interrupt_reports_the_number_written(big_batch, tmp_path):
 
 def _time_after_first_output(argv: list[str], outdir: Path, signum: int | None) -> float:
     """Seconds from the first output file to the end of the process (signalled, or not)."""
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(WITH_DEFAULT_SIGINT + argv, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while not _visible_outputs(outdir) and time.monotonic() < deadline:
         time.sleep(0.005)
