@@ -44,7 +44,8 @@ and recompressed, is still the hardest case). How:
    (hat and face, where the glasses and the hat's stripes are) on cells half as large
    (:func:`_head_score`, :data:`HEAD_CELL`), and the score reported is
    ``(1 - HEAD_WEIGHT) * parts + HEAD_WEIGHT * head``: look-alikes dressed like the
-   character lose there, a character hidden on one side keeps his visible half.
+   character score lower there (a twin in his hat, glasses and stripes in another colour
+   only a little), a character hidden on one side keeps his visible half.
 
 Scores below :data:`DEFAULT_THRESHOLD` (chosen on the development split of the
 benchmark in ``benchmarks/bench_robust.py``) are not reported.
@@ -544,7 +545,8 @@ class RobustTemplate:
 
     def head(self, angle: float) -> _Head | None:
         """The template's head turned by ``angle`` degrees, for the head check (cached);
-        ``None`` when the head spans less than one fine cell."""
+        ``None`` when there is nothing to check: no fine cell mostly inside the head (a
+        head smaller than a cell, or thin or sparse), or a flat head."""
         key = round(float(angle), 6)
         if key not in self._heads:
             self._heads[key] = self._make_head(key)
@@ -1253,8 +1255,9 @@ def _refine(features: np.ndarray, template: RobustTemplate, cand: _Candidate,
     return best
 
 
-#: A shrinking sample (scale > 1) is smoothed first by a Gaussian of this many scene pixels
-#: per unit of scale, so that it does not alias.
+#: A shrinking sample (scale ``s`` > 1) is smoothed first by a Gaussian of
+#: ``_SHRINK_SIGMA * sqrt(s**2 - 1)`` scene pixels, so that it does not alias: the blur
+#: that, added to the scene pixels' own, makes about ``_SHRINK_SIGMA * s``, continuous at 1.
 _SHRINK_SIGMA = 0.45
 
 
@@ -1430,7 +1433,7 @@ def find_robust(scene: np.ndarray, template: np.ndarray | RobustTemplate, *,
         scale and angle found, upright around the turned character; ``scale`` is that
         scale), ``best`` (the best candidate whatever its
         score) and ``score_map=None`` (see :func:`robust_score_map`). A candidate that did
-        not reach the head check (:data:`HEAD_WEIGHT`) scores 0.7 times its parts' score,
+        not reach the head check scores ``1 - HEAD_WEIGHT`` (0.7) times its parts' score,
         below the default threshold.
 
     Raises
