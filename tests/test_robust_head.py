@@ -8,6 +8,7 @@ import pytest
 from benchmarks import waldo_world as ww  # on sys.path through conftest's helpers
 from cvtool.imaging.resample import sample_bilinear
 from cvtool.matching import robust as R
+from cvtool.matching import robust_head
 
 PURPLE = (130, 60, 160)
 
@@ -219,7 +220,7 @@ def test_head_of_a_bilinearly_enlarged_copy_scores_one(template, monkeypatch, k)
     interpolation (scene pixel j's centre at template coordinate (j + 0.5) / k - 0.5) holds
     template pixel i exactly at scene pixel k*i + (k-1)/2, where the check must sample it;
     without the anti-alias smoothing the head scores 1 exactly."""
-    monkeypatch.setattr(R, "_SHRINK_SIGMA", 0.0)
+    monkeypatch.setattr(robust_head, "_SHRINK_SIGMA", 0.0)
     tmpl = ww.make_template().astype(np.float64)
     h, w = tmpl.shape[:2]
     big = sample_bilinear(tmpl, (np.arange(h * k) + 0.5) / k - 0.5,

@@ -40,9 +40,9 @@ and recompressed, is still the hardest case). How:
    quarter scale steps and half an angle step aside, each angle's best grid moving to
    where its parts went (:data:`FOLLOW_STEPS`); one non-maximum suppression over
    everything keeps the best of overlapping boxes.
-5. **Head check.** The candidates of the second round are scored once more on their head
-   (hat and face, where the glasses and the hat's stripes are) on cells half as large
-   (:func:`_head_score`, :data:`HEAD_CELL`), and the score reported is
+5. **Head check** (:mod:`cvtool.matching.robust_head`). The candidates of the second round
+   are scored once more on their head (hat and face, where the glasses and the hat's
+   stripes are) on cells half as large, and the score reported is
    ``(1 - HEAD_WEIGHT) * parts + HEAD_WEIGHT * head``: look-alikes dressed like the
    character score lower there (a twin in his hat, glasses and stripes in another colour
    only a little), a character hidden on one side keeps his visible half.
@@ -53,6 +53,8 @@ benchmark in ``benchmarks/bench_robust.py``) are not reported.
 
 from __future__ import annotations
 
+# (Names imported with noqa below are re-exported: the matcher's constants and feature
+# helpers stay reachable where its story is told.)
 import functools
 import math
 from collections.abc import Sequence
@@ -66,8 +68,33 @@ from cvtool.filtering.blas import one_thread
 from cvtool.filtering.kernels import gaussian_kernel
 from cvtool.imaging.color import full_scale, split_alpha
 from cvtool.imaging.fft import smooth_size
-from cvtool.imaging.resample import pyramid_down, resize, sample_bilinear
+from cvtool.imaging.resample import pyramid_down, resize
 from cvtool.matching import Match, SearchResult
+from cvtool.matching.robust_features import CENTRING as _CENTRING
+from cvtool.matching.robust_features import (
+    COLOUR_CENTRING,  # noqa: F401
+    FEATURE_WHITENING,  # noqa: F401
+    FLAT_ENERGY,
+    GRADIENT_FLOOR,  # noqa: F401
+    LOG_OFFSET,  # noqa: F401
+    cell_features,
+    pixel_features,
+)
+from cvtool.matching.robust_features import cell_bounds as _bounds
+from cvtool.matching.robust_features import centring_matrix as _centring_matrix  # noqa: F401
+from cvtool.matching.robust_features import grid_means as _grid_means
+from cvtool.matching.robust_features import integral as _integral
+from cvtool.matching.robust_features import lattice_means as _lattice_means
+from cvtool.matching.robust_features import rotate as _rotate
+from cvtool.matching.robust_head import (
+    HEAD_BLURS,
+    HEAD_CELL,  # noqa: F401
+    HEAD_REACH,  # noqa: F401
+    HEAD_WEIGHT,
+    Head,
+    head_score,
+    make_head,
+)
 from cvtool.threads import map_threads, resolve_workers
 
 __all__ = ["DEFAULT_THRESHOLD", "find_robust", "robust_score_map", "character_mask",
@@ -122,30 +149,6 @@ SIDE_CANDIDATES_PER_MEGAPIXEL = 40
 #: A view that leaves out a share ``u`` of the weights has its score multiplied by
 #: ``1 - HIDDEN_COST * u``: seeing less is weaker evidence.
 HIDDEN_COST = 0.1
-#: Features are whitened by this matrix, ``Σ^(-1/2)`` of the covariance ``Σ`` of the cell
-#: features of generic backgrounds (crowds, photos, awnings: cells of 4, 6 and 9 pixels of
-#: four development scenes of the benchmark), ridge-regularised by 5 % of its mean
-#: variance. Correlation of whitened features is the discriminative (LDA) correlation of
-#: Hariharan, Malik & Ramanan (ECCV 2012) with a channel-wise background model: the colour
-#: channels, which vary 3-4 times more than the orientation shares and are correlated with
-#: each other, no longer drown the shape (hat, glasses, stripes' direction) that tells Waldo
-#: from look-alikes. Template and scene go through the same matrix, so an exact copy still
-#: scores 1. On 2 development scenes per condition it raised F1 from 0.69 to 0.83, with
-#: the threshold lowered from 0.83 to 0.76.
-FEATURE_WHITENING = np.array([
-    [3.5790, 0.6197, 0.2079, 0.1628, 0.1846, 0.0304, 0.0278],
-    [0.6197, 3.4647, 0.2180, 0.0284, 0.2390, 0.0445, 0.0646],
-    [0.2079, 0.2180, 2.9346, -0.1555, -0.3274, -0.0416, -0.0447],
-    [0.1628, 0.0284, -0.1555, 11.5262, 2.8634, -2.6224, -2.6294],
-    [0.1846, 0.2390, -0.3274, 2.8634, 11.4062, -2.2549, -2.2476],
-    [0.0304, 0.0445, -0.0416, -2.6224, -2.2549, 12.8242, 0.6006],
-    [0.0278, 0.0646, -0.0447, -2.6294, -2.2476, 0.6006, 12.8337]])
-#: Added to R, G, B (as fractions of full scale) before their logarithm: keeps the
-#: colour of dark pixels from being noise.
-LOG_OFFSET = 0.03
-#: Added to a cell's gradient energy before its orientation shares are taken, so that a
-#: flat cell's shares are small rather than noise (log-brightness units per pixel).
-GRADIENT_FLOOR = 0.05
 #: Border pixels within this distance (fraction of full scale, per channel) of the border's
 #: median colour count as plain background; the border is plain when most of it is.
 BACKGROUND_TOLERANCE = 0.06
@@ -167,27 +170,6 @@ REFINED_CANDIDATES = 16
 #: when the best candidates are refined: a blurred scene has lost the stripes' and the
 #: glasses' edges, and compared with a blurred template it loses less.
 TEMPLATE_BLURS = (0.0, 1.5)
-#: A part window whose features are (nearly) constant scores 0.
-FLAT_ENERGY = 1e-6
-#: The head check: the hat and face (the stripes and bobble of the hat, the glasses: what
-#: tells the character from look-alikes dressed like him) are compared once more on cells of
-#: HEAD_CELL times the cell's side, finer than the parts can see, for the candidates that
-#: reach the second round (:func:`_head_score`). Its score is the best of the whole head,
-#: its left half and its right half (a cover may hide one side), at whole-pixel shifts up
-#: to HEAD_REACH template pixels each way, against the template blurred by each of
-#: HEAD_BLURS (template pixels: a blurred scene has lost the fine cells' edges).
-HEAD_CELL = 0.5
-HEAD_REACH = 3
-HEAD_BLURS = (0.0, 1.0, 2.0)
-#: A candidate's score is ``(1 - HEAD_WEIGHT) * parts + HEAD_WEIGHT * max(0, head)``; an
-#: exact copy still scores 1; a candidate the head check did not reach scores
-#: ``(1 - HEAD_WEIGHT) * parts``. Chosen offline on the development split (78 scenes, the
-#: best 8 candidates of each re-scored): F1 at the least threshold with no report on a
-#: Waldo-free scene rose from 0.90 (at 0.80) to 0.95 (at 0.78), and weights 0.2-0.4 with
-#: blurs (0, 1) or (0, 1, 2) gave the same F1. Look-alikes dressed like Waldo score lower
-#: on the fine head (a purple twin's head 0.78 where Waldo's own is 1, a redrawn Waldo's
-#: 0.8-0.9), a Waldo hidden on one side keeps his visible half.
-HEAD_WEIGHT = 0.3
 
 
 def _rgb01(image: np.ndarray, name: str) -> np.ndarray:
@@ -265,119 +247,6 @@ def character_mask(template: np.ndarray) -> np.ndarray:
     return mask
 
 
-_SOBEL_X = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], np.float32)
-
-
-def pixel_features(rgb: np.ndarray) -> np.ndarray:
-    """Per-pixel measurements (H×W×7 float32) of an H×W×3 image on the 0..1 scale, to be
-    averaged over cells and then turned into features by :func:`cell_features`.
-
-    Channels: R, G, B (linear: their cell means do not change when the image is blurred
-    by less than a cell), and the magnitude of the gradient of log brightness (Sobel
-    responses through :func:`cvtool.correlate`, steered to 0°, 90°, 45° and 135°; the
-    logarithm makes it indifferent to the lighting's strength).
-
-    Examples
-    --------
-    >>> f = pixel_features(np.full((4, 4, 3), 0.5, np.float32))
-    >>> f.shape, float(f[..., :3].min()), float(f[..., 3:].max())
-    ((4, 4, 7), 0.5, 0.0)
-    """
-    h, w = rgb.shape[:2]
-    out = np.empty((h, w, 7), np.float32)
-    out[..., :3] = rgb
-    bright = np.log(rgb @ np.full(3, 1 / 3, np.float32) + np.float32(LOG_OFFSET))
-    gx = correlate(bright, _SOBEL_X, padding="clamp")
-    gy = correlate(bright, _SOBEL_X.T, padding="clamp")
-    # Gradient energy by orientation: the magnitude of the gradient's component along 0°,
-    # 90°, 45° and 135° (steered Sobel responses: no angle is computed per pixel).
-    np.abs(gx, out=out[..., 3])
-    np.abs(gy, out=out[..., 4])
-    diag = np.float32(math.sqrt(0.5))
-    np.abs((gx + gy) * diag, out=out[..., 5])
-    np.abs((gx - gy) * diag, out=out[..., 6])
-    return out
-
-
-def cell_features(cells: np.ndarray) -> np.ndarray:
-    """Features of cells (..., 7) from the cell means of :func:`pixel_features`.
-
-    Red–green and blue–yellow log-opponent colour and log brightness of the cell's mean
-    colour (a gain on a channel, a colour cast, becomes an offset that each part's mean
-    removal cancels, for colour by :data:`COLOUR_CENTRING`), and the shares of the
-    gradient energy in each orientation (so blur, which weakens edges without turning
-    them, changes them little), whitened by
-    :data:`FEATURE_WHITENING` (a linear map, so a colour cast is still an offset).
-
-    Examples
-    --------
-    >>> c = cell_features(np.array([[0.5, 0.5, 0.5, 1.0, 0.0, 0.0, 0.0]]))
-    >>> c.shape, bool(np.isfinite(c).all())
-    ((1, 7), True)
-    """
-    logs = np.log(cells[..., :3] + LOG_OFFSET)
-    gradient = cells[..., 3:]
-    energy = gradient.sum(axis=-1, keepdims=True)
-    energy += GRADIENT_FLOOR
-    # The opponent colours are linear in the logarithms: one product does both maps.
-    return logs @ _OPPONENT_WHITENING + (gradient / energy) @ FEATURE_WHITENING[3:]
-
-
-#: Log R, G, B to red–green, blue–yellow and log brightness (columns), then whitened.
-_OPPONENT_WHITENING = np.array([[1.0, -0.5, 1 / 3], [-1.0, -0.5, 1 / 3], [0.0, 1.0, 1 / 3]]
-                               ) @ FEATURE_WHITENING[:3]
-
-#: Share of a window's mean red-green and blue-yellow colour that the correlation removes
-#: (brightness and the orientation shares are always centred on the window's mean). All of
-#: it (1) also cancelled a change of hue of the whole figure: a look-alike with Waldo's hat
-#: and glasses in purple stripes scored like Waldo (0.83 on the development split). Half
-#: of it still cancels half of a colour cast; on the development split (6 scenes per
-#: condition) it lowered that look-alike to 0.80 and raised F1 at the least threshold with
-#: no report on a Waldo-free scene from 0.82 (at 0.83) to 0.95 (at 0.80); none of it (0)
-#: lets the colour of large areas swamp the shape (F1 0.63 at 0.79).
-COLOUR_CENTRING = 0.5
-
-
-def _centring_matrix(alpha: float) -> np.ndarray:
-    """``Q`` such that ``mean @ Q`` is the part of a window's mean (whitened) feature vector
-    that the correlation removes: all of brightness and orientation, ``alpha`` of the two
-    opponent colours; in the whitened basis ``W^-1 diag(alpha, alpha, 1, ..., 1) W``."""
-    keep = np.ones(len(FEATURE_WHITENING))
-    keep[:2] = alpha
-    return np.linalg.solve(FEATURE_WHITENING, np.diag(keep) @ FEATURE_WHITENING)
-
-
-_CENTRING = _centring_matrix(COLOUR_CENTRING)
-
-
-def _rotate(image: np.ndarray, angle: float, fill: np.ndarray | float) -> np.ndarray:
-    """Rotate ``image`` (H×W×C) by ``angle`` degrees counter-clockwise on a canvas that holds
-    it all (bilinear; outside pixels take ``fill``)."""
-    if angle == 0:
-        return image.copy()
-    h, w = image.shape[:2]
-    a = math.radians(angle)
-    cos_a, sin_a = math.cos(a), math.sin(a)
-    out_w = int(math.ceil(abs(w * cos_a) + abs(h * sin_a)))
-    out_h = int(math.ceil(abs(w * sin_a) + abs(h * cos_a)))
-    yy, xx = np.mgrid[0:out_h, 0:out_w].astype(np.float64)
-    dx, dy = xx + 0.5 - out_w / 2, yy + 0.5 - out_h / 2
-    # Counter-clockwise on screen (y down): source = R(-angle) applied to the offset.
-    sx = dx * cos_a - dy * sin_a + w / 2 - 0.5
-    sy = dx * sin_a + dy * cos_a + h / 2 - 0.5
-    x0, y0 = np.floor(sx).astype(int), np.floor(sy).astype(int)
-    fx, fy = (sx - x0)[..., None], (sy - y0)[..., None]
-    padded = np.empty((h + 2, w + 2, image.shape[2]), np.float64)
-    padded[:] = fill
-    padded[1:-1, 1:-1] = image
-    xi, yi = np.clip(x0 + 1, 0, w + 1), np.clip(y0 + 1, 0, h + 1)
-    xj, yj = np.clip(x0 + 2, 0, w + 1), np.clip(y0 + 2, 0, h + 1)
-    inside = ((sx > -1) & (sx < w) & (sy > -1) & (sy < h))[..., None]
-    val = ((padded[yi, xi] * (1 - fx) + padded[yi, xj] * fx) * (1 - fy)
-           + (padded[yj, xi] * (1 - fx) + padded[yj, xj] * fx) * fy)
-    return np.where(inside, val, fill)
-
-
 @dataclass
 class _Pose:
     """The template turned by one angle, as cell features and part weights.
@@ -427,33 +296,6 @@ class _Pose:
                               - 2 * np.einsum("kc,kc->k", self.slot_zero, self.slot_shift)
                               + self.slot_n * np.einsum("kc,kc->k", self.slot_shift,
                                                         self.slot_shift))
-
-
-def _head_energy(cells: np.ndarray, weights: np.ndarray) -> float:
-    """Weighted energy of head cells (rows × cols × C) about their mean (colour by
-    :data:`COLOUR_CENTRING`), as :func:`_head_score` normalises them; 0 without weights."""
-    n = weights.sum()
-    if n <= 0:
-        return 0.0
-    centred = cells - np.einsum("ij,ijc->c", weights, cells) / n @ _CENTRING
-    return float(np.einsum("ij,ijc,ijc->", weights, centred, centred))
-
-
-@dataclass
-class _Head:
-    """The template's head at one angle, for the head check (see :data:`HEAD_CELL`).
-
-    ``cells`` (B × rows × cols × 7: the cell features, one grid per blur of
-    :data:`HEAD_BLURS`), ``weights`` (3 × rows × cols: each cell's share of the whole head,
-    its left half and its right half), ``size`` (a cell's side in template pixels) and
-    ``origin``: where the grid starts, in template pixels from the top-left corner of the
-    turned character (where a candidate's grid starts).
-    """
-
-    cells: np.ndarray
-    weights: np.ndarray
-    size: int
-    origin: tuple[float, float]
 
 
 class RobustTemplate:
@@ -532,7 +374,7 @@ class RobustTemplate:
         self.fill = np.median(np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]]), axis=0)
         self._poses: dict[tuple[float, float], _Pose] = {}
         self._blurred: dict[float, np.ndarray] = {0.0: rgb}
-        self._heads: dict[float, _Head | None] = {}
+        self._heads: dict[float, Head | None] = {}
 
     def pose(self, angle: float, blur: float = 0.0) -> _Pose:
         """The template's cell features turned by ``angle`` degrees, its colours blurred by
@@ -543,7 +385,7 @@ class RobustTemplate:
             found = self._poses.setdefault(key, self._make_pose(*key))
         return found
 
-    def head(self, angle: float) -> _Head | None:
+    def head(self, angle: float) -> Head | None:
         """The template's head turned by ``angle`` degrees, for the head check (cached);
         ``None`` when there is nothing to check: no fine cell mostly inside the head (a
         head smaller than a cell, or thin or sparse), or a flat head."""
@@ -568,39 +410,9 @@ class RobustTemplate:
         turned = _rotate(stack, angle, fill)
         return turned[..., :3].astype(np.float32), turned[..., 3], turned[..., 4:]
 
-    def _make_head(self, angle: float) -> _Head | None:
-        size = max(1, int(round(self.cell * HEAD_CELL)))
-        features = []
-        for blur in HEAD_BLURS:
-            rgb, mask, parts = self._turned(angle, blur)
-            features.append(pixel_features(rgb))
-        rows = np.nonzero(mask.max(axis=1) > 0.5)[0]
-        cols = np.nonzero(mask.max(axis=0) > 0.5)[0]
-        names = self.part_names
-        regions = np.stack([sum(parts[..., names.index(n)] for n in group)
-                            for group in (("hat", "face"), ("hat<", "face<"),
-                                          ("hat>", "face>"))])
-        inside = np.nonzero(regions[0].max(axis=1) > 0.05)[0], \
-            np.nonzero(regions[0].max(axis=0) > 0.05)[0]
-        if inside[0].size == 0 or inside[1].size == 0:
-            return None
-        top, left = int(inside[0][0]), int(inside[1][0])
-        n_rows = (int(inside[0][-1]) + 1 - top) // size
-        n_cols = (int(inside[1][-1]) + 1 - left) // size
-        if n_rows < 1 or n_cols < 1:
-            return None
-        ys = top + size * np.arange(n_rows + 1)
-        xs = left + size * np.arange(n_cols + 1)
-        weights = _grid_means(_integral(np.moveaxis(regions, 0, 2)), ys[None], xs[None])[0, 0]
-        # Cells mostly outside the head would compare the background behind him.
-        weights = np.moveaxis(np.where(weights > 0.3, weights, 0.0), 2, 0)
-        cells = np.stack([cell_features(_grid_means(_integral(f), ys[None], xs[None])[0, 0])
-                          for f in features])
-        # A head with no fine cell mostly inside it (thin or sparse shapes: antennae, an
-        # outline), or a flat one, has nothing to check: its candidates keep the parts' score.
-        if not any(_head_energy(c, w) > FLAT_ENERGY for c in cells for w in weights):
-            return None
-        return _Head(cells, weights, size, (top - float(rows[0]), left - float(cols[0])))
+    def _make_head(self, angle: float) -> Head | None:
+        return make_head([self._turned(angle, blur) for blur in HEAD_BLURS], self.part_names,
+                         self.cell)
 
     def _make_pose(self, angle: float, blur: float) -> _Pose:
         rgb, mask, parts = self._turned(angle, blur)
@@ -647,46 +459,6 @@ class RobustTemplate:
                      self.slot_part, self.slot_view,
                      extent=(float(rows[-1] + 1 - top), float(cols[-1] + 1 - left)),
                      mean=whole_mean)
-
-
-def _integral(image: np.ndarray) -> np.ndarray:
-    """Summed-area table (float64) with a leading row and column of zeros."""
-    out = np.zeros((image.shape[0] + 1, image.shape[1] + 1) + image.shape[2:])
-    np.cumsum(image, axis=0, dtype=np.float64, out=out[1:, 1:])
-    np.cumsum(out[1:, 1:], axis=1, out=out[1:, 1:])
-    return out
-
-
-def _grid_means(table: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """Cell means from a summed-area table, for many grids at once.
-
-    ``ys`` (A × (rows + 1)) and ``xs`` (B × (cols + 1)) are whole-pixel cell boundaries;
-    the result is A × B × rows × cols × C. Every cell boundary is rounded to the pixel, in
-    the template and in the scene alike, so a copy of the template at a whole-pixel offset
-    has exactly the template's cells. Rows are summed first (one band per row of cells),
-    then columns, so the work is that of the output.
-    """
-    bands = table[ys[:, 1:]] - table[ys[:, :-1]]  # A × rows × (W + 1) × C
-    sums = bands[:, :, xs[:, 1:]] - bands[:, :, xs[:, :-1]]  # A × rows × B × cols × C
-    sums = np.moveaxis(sums, 2, 1)  # A × B × rows × cols × C
-    area = (np.diff(ys, axis=1)[:, None, :, None] * np.diff(xs, axis=1)[None, :, None, :])
-    return sums / np.maximum(area, 1)[..., None]
-
-
-def _lattice_means(table: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """Means of the cells ``[ys[a, 0], ys[a, 1]) × [xs[b, 0], xs[b, 1])``: A × B × C."""
-    rows = table[ys[:, 1]] - table[ys[:, 0]]  # A × (W + 1) × C
-    sums = rows[:, xs[:, 1]] - rows[:, xs[:, 0]]  # A × B × C
-    area = np.diff(ys, axis=1)[:, 0][:, None] * np.diff(xs, axis=1)[:, 0][None, :]
-    return sums / np.maximum(area, 1)[..., None]
-
-
-def _bounds(start: np.ndarray, cell: float, count: int, limit: int) -> np.ndarray:
-    """Whole-pixel boundaries ``round(start + i * cell)``, i = 0..count, for each start."""
-    # floor(x + 0.5), not rint: rint rounds halves to even, so a whole-pixel shift of the
-    # start could move a boundary differently than in the template.
-    edges = np.floor(np.asarray(start, np.float64)[:, None] + np.arange(count + 1) * cell + 0.5)
-    return np.clip(edges, 0, limit).astype(np.intp)
 
 
 def _zero_mean(cells: np.ndarray, parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1255,68 +1027,11 @@ def _refine(features: np.ndarray, template: RobustTemplate, cand: _Candidate,
     return best
 
 
-#: A shrinking sample (scale ``s`` > 1) is smoothed first by a Gaussian of
-#: ``_SHRINK_SIGMA * sqrt(s**2 - 1)`` scene pixels, so that it does not alias: the blur
-#: that, added to the scene pixels' own, makes about ``_SHRINK_SIGMA * s``, continuous at 1.
-_SHRINK_SIGMA = 0.45
-
-
 def _head_score(rgb: np.ndarray, template: RobustTemplate, cand: _Candidate) -> float | None:
-    """The head check of a candidate (see :data:`HEAD_CELL`), in [-1, 1]; ``None`` when
-    the template's head is too small to check.
-
-    The scene around the candidate's head is resampled to the template's pixels (at the
-    candidate's scale; its angle is the template's), turned into fine cell features and
-    correlated, per region of the head and blur of the template, over whole-pixel shifts:
-    each window and the template centred on their own (weighted) mean, colour by
-    :data:`COLOUR_CENTRING`, as the parts are.
-    """
+    """The head check of a candidate (:func:`cvtool.matching.robust_head.head_score`) at its
+    scale and angle; ``None`` when the template's head has nothing to check."""
     head = template.head(cand.angle)
-    if head is None:
-        return None
-    n_rows, n_cols = head.weights.shape[1:]
-    reach, scale = HEAD_REACH, cand.scale
-    # Template pixels sampled: the grid, the shifts, and one ring for the gradient.
-    us = head.origin[0] + np.arange(-reach - 1, n_rows * head.size + reach + 1) + 0.5
-    vs = head.origin[1] + np.arange(-reach - 1, n_cols * head.size + reach + 1) + 0.5
-    ys, xs = cand.y + scale * us - 0.5, cand.x + scale * vs - 0.5
-    # Smoothing that brings the scene's pixels at this scale to the template's: none at
-    # scale 1, and it grows continuously from there.
-    sigma = _SHRINK_SIGMA * math.sqrt(scale * scale - 1.0) if scale > 1 else 0.0
-    margin = int(math.ceil(3 * sigma)) + 2
-    h, w = rgb.shape[:2]
-    y0, y1 = max(0, int(math.floor(ys[0])) - margin), min(h, int(math.ceil(ys[-1])) + margin + 1)
-    x0, x1 = max(0, int(math.floor(xs[0])) - margin), min(w, int(math.ceil(xs[-1])) + margin + 1)
-    if y1 <= y0 or x1 <= x0:
-        return 0.0
-    crop = rgb[y0:y1, x0:x1]
-    if sigma > 0:
-        crop = correlate(crop, gaussian_kernel(sigma=sigma), padding="clamp")
-    patch = sample_bilinear(crop, ys - y0, xs - x0).astype(np.float32)
-    table = _integral(pixel_features(patch)[1:-1, 1:-1])
-    starts = np.arange(2 * reach + 1)[:, None]
-    cells = cell_features(_grid_means(table, starts + head.size * np.arange(n_rows + 1),
-                                      starts + head.size * np.arange(n_cols + 1)))
-    windows = cells.reshape((-1,) + cells.shape[2:])  # shifts × rows × cols × C
-    best: float | None = None
-    for weights in head.weights:
-        n = weights.sum()
-        if n <= 0:
-            continue
-        centred = windows - (np.einsum("ij,sijc->sc", weights, windows) / n
-                             @ _CENTRING)[:, None, None, :]
-        energy = np.einsum("ij,sijc,sijc->s", weights, centred, centred)
-        for cells_t in head.cells:
-            t_energy = _head_energy(cells_t, weights)
-            if t_energy <= FLAT_ENERGY:
-                continue
-            t = cells_t - np.einsum("ij,ijc->c", weights, cells_t) / n @ _CENTRING
-            num = np.einsum("ij,sijc,ijc->s", weights, centred, t)
-            flat = energy <= FLAT_ENERGY
-            z = np.where(flat, 0.0, num / np.sqrt(np.where(flat, 1.0, energy * t_energy)))
-            value = float(np.clip(z, -1.0, 1.0).max())
-            best = value if best is None else max(best, value)
-    return best
+    return None if head is None else head_score(rgb, head, cand.y, cand.x, cand.scale)
 
 
 def _with_head(rgb: np.ndarray, template: RobustTemplate, cands: list[_Candidate],
