@@ -130,7 +130,13 @@ COLOUR_CENTRING = 0.5
 def centring_matrix(alpha: float) -> np.ndarray:
     """``Q`` such that ``mean @ Q`` is the part of a window's mean (whitened) feature vector
     that the correlation removes: all of brightness and orientation, ``alpha`` of the two
-    opponent colours; in the whitened basis ``W^-1 diag(alpha, alpha, 1, ..., 1) W``."""
+    opponent colours; in the whitened basis ``W^-1 diag(alpha, alpha, 1, ..., 1) W``.
+
+    Examples
+    --------
+    >>> bool(np.allclose(centring_matrix(1.0), np.eye(7)))
+    True
+    """
     keep = np.ones(len(FEATURE_WHITENING))
     keep[:2] = alpha
     return np.linalg.solve(FEATURE_WHITENING, np.diag(keep) @ FEATURE_WHITENING)
@@ -141,7 +147,13 @@ CENTRING = centring_matrix(COLOUR_CENTRING)
 
 def rotate(image: np.ndarray, angle: float, fill: np.ndarray | float) -> np.ndarray:
     """Rotate ``image`` (H×W×C) by ``angle`` degrees counter-clockwise on a canvas that holds
-    it all (bilinear; outside pixels take ``fill``)."""
+    it all (bilinear; outside pixels take ``fill``).
+
+    Examples
+    --------
+    >>> rotate(np.ones((4, 2, 1)), 30.0, 0.0).shape  # 2·sin 30° + 4·cos 30° = 4.46 rows
+    (5, 4, 1)
+    """
     if angle == 0:
         return image.copy()
     h, w = image.shape[:2]
@@ -168,7 +180,13 @@ def rotate(image: np.ndarray, angle: float, fill: np.ndarray | float) -> np.ndar
 
 
 def integral(image: np.ndarray) -> np.ndarray:
-    """Summed-area table (float64) with a leading row and column of zeros."""
+    """Summed-area table (float64) with a leading row and column of zeros.
+
+    Examples
+    --------
+    >>> integral(np.ones((2, 3)))[-1].tolist()
+    [0.0, 2.0, 4.0, 6.0]
+    """
     out = np.zeros((image.shape[0] + 1, image.shape[1] + 1) + image.shape[2:])
     np.cumsum(image, axis=0, dtype=np.float64, out=out[1:, 1:])
     np.cumsum(out[1:, 1:], axis=1, out=out[1:, 1:])
@@ -183,6 +201,12 @@ def grid_means(table: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     the template and in the scene alike, so a copy of the template at a whole-pixel offset
     has exactly the template's cells. Rows are summed first (one band per row of cells),
     then columns, so the work is that of the output.
+
+    Examples
+    --------
+    >>> table = integral(np.arange(16.0).reshape(4, 4, 1))
+    >>> grid_means(table, np.array([[0, 2, 4]]), np.array([[0, 4]]))[0, 0, :, 0, 0].tolist()
+    [3.5, 11.5]
     """
     bands = table[ys[:, 1:]] - table[ys[:, :-1]]  # A × rows × (W + 1) × C
     sums = bands[:, :, xs[:, 1:]] - bands[:, :, xs[:, :-1]]  # A × rows × B × cols × C
@@ -192,7 +216,14 @@ def grid_means(table: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
 
 
 def lattice_means(table: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """Means of the cells ``[ys[a, 0], ys[a, 1]) × [xs[b, 0], xs[b, 1])``: A × B × C."""
+    """Means of the cells ``[ys[a, 0], ys[a, 1]) × [xs[b, 0], xs[b, 1])``: A × B × C.
+
+    Examples
+    --------
+    >>> table = integral(np.arange(16.0).reshape(4, 4, 1))
+    >>> lattice_means(table, np.array([[0, 2], [2, 4]]), np.array([[0, 4]]))[:, 0, 0].tolist()
+    [3.5, 11.5]
+    """
     rows = table[ys[:, 1]] - table[ys[:, 0]]  # A × (W + 1) × C
     sums = rows[:, xs[:, 1]] - rows[:, xs[:, 0]]  # A × B × C
     area = np.diff(ys, axis=1)[:, 0][:, None] * np.diff(xs, axis=1)[:, 0][None, :]
@@ -200,7 +231,13 @@ def lattice_means(table: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarr
 
 
 def cell_bounds(start: np.ndarray, cell: float, count: int, limit: int) -> np.ndarray:
-    """Whole-pixel boundaries ``round(start + i * cell)``, i = 0..count, for each start."""
+    """Whole-pixel boundaries ``round(start + i * cell)``, i = 0..count, for each start.
+
+    Examples
+    --------
+    >>> cell_bounds(np.array([0.5]), 2.5, 3, 100).tolist()
+    [[1, 3, 6, 8]]
+    """
     # floor(x + 0.5), not rint: rint rounds halves to even, so a whole-pixel shift of the
     # start could move a boundary differently than in the template.
     edges = np.floor(np.asarray(start, np.float64)[:, None] + np.arange(count + 1) * cell + 0.5)

@@ -59,7 +59,16 @@ _SHRINK_SIGMA = 0.45
 
 def head_energy(cells: np.ndarray, weights: np.ndarray) -> float:
     """Weighted energy of head cells (rows × cols × C) about their mean (colour by
-    :data:`COLOUR_CENTRING`), as :func:`head_score` normalises them; 0 without weights."""
+    :data:`COLOUR_CENTRING`), as :func:`head_score` normalises them; 0 without weights.
+
+    Examples
+    --------
+    >>> flat = np.zeros((1, 2, 7)); varied = flat.copy(); varied[0, 1, 6] = 3.0
+    >>> head_energy(flat, np.ones((1, 2))) < 1e-12, head_energy(varied, np.ones((1, 2))) > 1
+    (True, True)
+    >>> head_energy(varied, np.zeros((1, 2)))
+    0.0
+    """
     n = weights.sum()
     if n <= 0:
         return 0.0
