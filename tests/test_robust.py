@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from benchmarks import waldo_world as ww  # on sys.path through conftest's helpers
 from cvtool.errors import ProcessingError, UsageError
 from cvtool.matching.robust import (
     DEFAULT_THRESHOLD,
@@ -16,9 +14,6 @@ from cvtool.matching.robust import (
     prepare_robust,
     robust_score_map,
 )
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks' renderer
-from benchmarks import waldo_world as ww  # noqa: E402
 
 
 @pytest.fixture(scope="module")

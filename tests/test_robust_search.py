@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from benchmarks import waldo_world as ww  # on sys.path through conftest's helpers
 from cvtool.matching.robust import (
     _SHIFTS,
     DEFORMATION_COST,
@@ -23,9 +21,6 @@ from cvtool.matching.robust import (
     pixel_features,
     prepare_robust,
 )
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks' renderer
-from benchmarks import waldo_world as ww  # noqa: E402
 
 
 def _greedy(score, count, radius_y, radius_x):

@@ -788,11 +788,10 @@ _BLAS_SINGLE_THREAD_WORK = 4 * 65536
 
 def _small_products(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``a @ b`` in row blocks small enough for BLAS to keep to the calling thread."""
-    work = a.shape[1] * b.shape[1] * (4 if np.iscomplexobj(a) or np.iscomplexobj(b) else 1)
-    rows = max(1, _BLAS_SINGLE_THREAD_WORK // max(1, work))
+    rows = max(1, _BLAS_SINGLE_THREAD_WORK // max(1, a.shape[1] * b.shape[1]))
     if len(a) <= rows:
         return a @ b
-    out = np.empty((len(a), b.shape[1]), np.result_type(a, b))
+    out = np.empty((len(a), b.shape[1]))
     for start in range(0, len(a), rows):
         np.matmul(a[start:start + rows], b, out=out[start:start + rows])
     return out
